@@ -1,0 +1,117 @@
+"""Documents -> rendered bodies with numbered citations (stage 4 of the pipeline).
+
+Runs each page's Markdown (the `summary` field first, then the body, with one
+citation registry so numbering runs across both), maps the Markdown stage's
+text positions back to file positions, and returns what the templates need:
+HTML fragments and the page's ordered reference list with back-links.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from markdown_it import MarkdownIt
+
+from clinsite.citations import CitationRegistry
+from clinsite.content import Document, Summary
+from clinsite.diagnostics import Diagnostic, Severity
+from clinsite.markdown import MarkdownProblem, PageEnv, render_markdown
+from clinsite.references import ReferenceStore
+
+
+@dataclass(frozen=True, slots=True)
+class CitedReference:
+    number: int
+    key: str
+    backlinks: tuple[str, ...]  # ids of the citation groups that cite it, in page order
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedPage:
+    """One document's rendered Markdown parts and its reference list."""
+
+    path: str
+    bottom_line: tuple[tuple[str, str], ...]  # (audience or "all", HTML)
+    body_html: str
+    references: tuple[CitedReference, ...]
+    links: tuple[str, ...]  # source paths of the content files it links to
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTargets:
+    """Where each content source path is published (site-relative URL)."""
+
+    urls: Mapping[str, str]
+
+    def resolver(self, doc: Document, root_prefix: str, found: list[str]) -> Callable[[str], str | None]:
+        """A `resolve_link` for pages of `doc`: relative .md path -> relative URL."""
+        folder = posixpath.dirname(doc.path)
+
+        def resolve(href: str) -> str | None:
+            target = posixpath.normpath(posixpath.join(folder, unquote(href)))
+            url = self.urls.get(target)
+            if url is None:
+                return None
+            found.append(target)
+            return root_prefix + url
+
+        return resolve
+
+
+def root_prefix(url: str) -> str:
+    """The relative path from a page at site-relative `url` back to the site root."""
+    depth = url.count("/")
+    return "../" * depth if depth else "./"
+
+
+def compose_document(md: MarkdownIt, doc: Document, store: ReferenceStore,
+                     targets: LinkTargets) -> ComposedPage:
+    """Render one document's Markdown and collect its citations and problems."""
+    registry = CitationRegistry(store)
+    links: list[str] = []
+    env = PageEnv(
+        registry=registry,
+        describe=lambda key: store.get(key).text,
+        resolve_link=targets.resolver(doc, root_prefix(doc.url), links),
+        check_uncited=isinstance(doc, Summary),
+    )
+    diags: list[Diagnostic] = []
+    bottom: list[tuple[str, str]] = []
+    if isinstance(doc, Summary):
+        for audience, text in doc.summary:
+            path = ("summary",) if audience == "all" else ("summary", audience)
+            rendered = render_markdown(md, text, env)
+            bottom.append((audience, rendered.html))
+            diags.extend(_in_field(doc, path, text, p) for p in rendered.problems
+                         if p.code != "uncited-claim")
+    body = render_markdown(md, doc.body, env)
+    diags.extend(_in_body(doc, p) for p in body.problems)
+    refs = tuple(CitedReference(registry.number(key), key, tuple(registry.backlinks(key)))
+                 for key in registry.order)
+    return ComposedPage(doc.path, tuple(bottom), body.html, refs, tuple(sorted(set(links))),
+                        tuple(diags))
+
+
+def _diagnostic(doc: Document, line: int, col: int, problem: MarkdownProblem) -> Diagnostic:
+    return Diagnostic(doc.path, line, col, Severity(problem.severity), problem.code,
+                      problem.message)
+
+
+def _in_body(doc: Document, problem: MarkdownProblem) -> Diagnostic:
+    return _diagnostic(doc, doc.body_line + problem.line0, problem.col0 + 1, problem)
+
+
+def _in_field(doc: Document, path: tuple[str, ...], text: str,
+              problem: MarkdownProblem) -> Diagnostic:
+    """Find a problem inside a YAML string again in the file (scalars fold lines)."""
+    lines = text.split("\n")
+    line_text = lines[problem.line0] if problem.line0 < len(lines) else ""
+    needle = line_text[problem.col0 : problem.col0 + 24] or line_text
+    offset = sum(len(x) + 1 for x in lines[: problem.line0]) + problem.col0
+    occurrence = text.count(needle, 0, offset) if needle else 0
+    line, col = doc.locate(path, needle, occurrence) if needle else doc.front.pos(path)
+    return _diagnostic(doc, line, col, problem)

@@ -1,0 +1,342 @@
+"""content/ -> Summary, Page and Reviewer models (stage 2 of the pipeline).
+
+Reads every content file, validates its front matter against SPEC §2 and
+keeps the positions needed to point later diagnostics (citations, links,
+reviewer ids) at the exact text in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from clinsite import gitdates
+from clinsite.config import AUDIENCES, SiteConfig
+from clinsite.diagnostics import Diagnostic, error
+from clinsite.frontmatter import YamlDoc, YamlPath, decode_source, parse_yaml, split_front_matter
+from clinsite.schema import Fields
+
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+TAG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SECTIONS = ("summaries", "pages")
+# Top-level URLs the generator itself uses; a plain page may not take them.
+RESERVED_SLUGS = frozenset({"summaries", "drugs", "board", "references", "tags", "search",
+                            "api", "assets", "index", "404", "feed", "sitemap", "robots"})
+SUMMARY_KEYS = ("title", "summary", "updated", "review", "evidence_current", "audience",
+                "tags", "related", "draft")
+REVIEW_KEYS = ("status", "reviewers", "reviewed", "next_review")
+PAGE_KEYS = ("title", "updated", "draft")
+BOARD_KEYS = ("id", "name", "credentials", "role", "affiliation", "disclosures")
+
+
+class ReviewStatus(StrEnum):
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under-review"
+    APPROVED = "approved"
+
+    @property
+    def label(self) -> str:
+        return {"submitted": "Submitted", "under-review": "Under review",
+                "approved": "Approved"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    status: ReviewStatus
+    reviewers: tuple[str, ...] = ()
+    reviewed: dt.date | None = None
+    next_review: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What every content file has: where it is, its title and its Markdown body."""
+
+    section: str
+    slug: str
+    path: str
+    title: str
+    updated: dt.date
+    body: str
+    body_line: int
+    text: str = field(repr=False)
+    front: YamlDoc = field(repr=False)
+    front_offset: int = 4  # index of the front matter's first character in `text`
+
+    @property
+    def url(self) -> str:
+        """Site-relative URL (no leading slash), e.g. ``summaries/x/``."""
+        return f"{self.slug}/" if self.section == "pages" else f"{self.section}/{self.slug}/"
+
+    def locate(self, path: YamlPath, needle: str, occurrence: int = 0) -> tuple[int, int]:
+        """File position of the n-th `needle` inside the YAML value at `path`."""
+        start, end = self.front.spans.get(path, (0, 0))
+        start += self.front_offset
+        end += self.front_offset
+        index = start - 1
+        for _ in range(occurrence + 1):
+            index = self.text.find(needle, index + 1, end)
+            if index < 0:
+                return self.front.pos(path)
+        return offset_to_position(self.text, index)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary(Document):
+    summary: tuple[tuple[str, str], ...] = ()  # (audience or "all", Markdown)
+    review: Review = Review(ReviewStatus.SUBMITTED)
+    evidence_current: dt.date | None = None
+    audience: str = "clinician"
+    tags: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Document):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewer:
+    id: str
+    name: str
+    credentials: str
+    role: str
+    affiliation: str
+    disclosures: str
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    summaries: tuple[Summary, ...]
+    pages: tuple[Page, ...]
+
+    def all(self) -> tuple[Document, ...]:
+        return (*self.summaries, *self.pages)
+
+
+def offset_to_position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, col) of a character index."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """`day` plus whole months, clamped to the month's last day."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for candidate in (31, 30, 29, 28):
+        if day.day <= candidate:
+            try:
+                return dt.date(year, month, min(day.day, candidate))
+            except ValueError:
+                continue
+    return dt.date(year, month, 28)
+
+
+def source_files(root: Path, folder: str) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
+    """The `.md` files of one content folder, sorted, with symlinks out of the root refused."""
+    base = root / "content" / folder
+    if not base.is_dir():
+        return [], []
+    found: list[tuple[str, Path]] = []
+    diags: list[Diagnostic] = []
+    real_root = root.resolve()
+    for file in sorted(base.iterdir()):
+        rel = f"content/{folder}/{file.name}"
+        if file.name.startswith(".") or file.is_dir() and not file.is_symlink():
+            continue
+        if file.is_symlink() and not file.resolve().is_relative_to(real_root):
+            diags.append(error(rel, 1, 1, "unsafe-symlink",
+                               "symbolic link points outside the site root; refused"))
+            continue
+        if file.suffix != ".md":
+            continue
+        if not SLUG.fullmatch(file.stem):
+            diags.append(error(rel, 1, 1, "invalid-slug",
+                               f"file name '{file.stem}' is not a valid slug: use lowercase "
+                               "letters, digits and single hyphens (e.g. 'cold-sore-treatment')"))
+            continue
+        found.append((rel, file))
+    return found, diags
+
+
+def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnostic:
+    """Decode, split and parse a content file: (front matter, body, body line, text)."""
+    source = decode_source(rel, raw)
+    if isinstance(source, Diagnostic):
+        return source
+    split = split_front_matter(source)
+    if isinstance(split, Diagnostic):
+        return split
+    doc = parse_yaml(rel, split.front, split.front_line)
+    if isinstance(doc, Diagnostic):
+        return doc
+    if not isinstance(doc.data, dict):
+        return error(rel, split.front_line, 1, "front-matter-not-mapping",
+                     "front matter must be a mapping of fields (key: value)")
+    return doc, split.body, split.body_line, source.text
+
+
+def load_content(root: Path, config: SiteConfig, *, drafts: bool = False) -> tuple[Content, list[Diagnostic]]:
+    """Read content/summaries and content/pages."""
+    diags: list[Diagnostic] = []
+    dates = gitdates.LastCommitDates(root)
+    summaries: list[Summary] = []
+    pages: list[Page] = []
+    for section in SECTIONS:
+        files, problems = source_files(root, section)
+        diags.extend(problems)
+        for rel, file in files:
+            read = read_front(rel, file.read_bytes())
+            if isinstance(read, Diagnostic):
+                diags.append(read)
+                continue
+            doc, body, body_line, text = read
+            diags.extend(doc.problems)
+            fields = Fields(doc, (), diags)
+            updated = _updated(fields, rel, dates)
+            common = {"section": section, "slug": file.stem, "path": rel, "body": body,
+                      "body_line": body_line, "text": text, "front": doc,
+                      "front_offset": text.index("\n") + 1}
+            if section == "summaries":
+                item = _summary(fields, common, updated, config)
+                if item is not None and (drafts or not fields.boolean("draft")):
+                    summaries.append(item)
+            else:
+                page = _page(fields, common, updated)
+                if page is not None and (drafts or not fields.boolean("draft")):
+                    pages.append(page)
+    return Content(tuple(summaries), tuple(pages)), diags
+
+
+def _updated(fields: Fields, rel: str, dates: gitdates.LastCommitDates) -> dt.date | None:
+    if "updated" in fields.data:
+        return fields.date("updated", required=True)
+    found = dates.get(rel)
+    if found is None:
+        fields.missing("updated", " (and the file has no git history to take the date from)")
+    return found
+
+
+def _title(fields: Fields) -> str | None:
+    return fields.text("title", required=True)
+
+
+def _page(fields: Fields, common: dict[str, object], updated: dt.date | None) -> Page | None:
+    fields.check_keys(PAGE_KEYS, "page front-matter")
+    title = _title(fields)
+    slug = str(common["slug"])
+    if slug in RESERVED_SLUGS:
+        fields.diags.append(error(str(common["path"]), 1, 1, "reserved-slug",
+                                  f"page slug '{slug}' is used by the site itself; rename the file"))
+        return None
+    if title is None or updated is None:
+        return None
+    return Page(title=title, updated=updated, **common)  # type: ignore[arg-type]
+
+
+def _summary(fields: Fields, common: dict[str, object], updated: dt.date | None,
+             config: SiteConfig) -> Summary | None:
+    fields.check_keys(SUMMARY_KEYS, "summary front-matter")
+    title = _title(fields)
+    bottom_line = _bottom_line(fields)
+    review = _review(fields, config)
+    audience = fields.choice("audience", AUDIENCES, config.default_audience) or "clinician"
+    evidence = fields.date("evidence_current")
+    tags = fields.words("tags", TAG, "a tag (lowercase letters, digits and hyphens)")
+    related = fields.words("related", SLUG, "a page slug")
+    if title is None or updated is None or review is None or not bottom_line:
+        return None
+    return Summary(title=title, updated=updated, summary=bottom_line, review=review,  # type: ignore[arg-type]
+                   evidence_current=evidence, audience=audience, tags=tags, related=related,
+                   **common)
+
+
+def _bottom_line(fields: Fields) -> tuple[tuple[str, str], ...]:
+    value = fields.data.get("summary")
+    if isinstance(value, dict):
+        sub = fields.sub("summary")
+        assert sub is not None
+        sub.check_keys(("clinician", "patient"), "summary")
+        parts = [(aud, text) for aud in ("clinician", "patient")
+                 if (text := sub.text(aud)) is not None]
+        if not parts:
+            fields.diags.append(fields.doc.error(("summary",), "missing-field",
+                                                 "'summary' needs a 'clinician' or 'patient' text"))
+        return tuple(parts)
+    text = fields.text("summary", required=True)
+    return (("all", text),) if text else ()
+
+
+def _review(fields: Fields, config: SiteConfig) -> Review | None:
+    sub = fields.sub("review")
+    if sub is None:
+        if "review" not in fields.data or fields.data["review"] is None:
+            fields.missing("review", " (at least 'review: {status: submitted}')")
+        return None
+    sub.check_keys(REVIEW_KEYS, "review")
+    status = sub.choice("status", [s.value for s in ReviewStatus], required=True)
+    reviewers = sub.words("reviewers", SLUG, "a reviewer id from content/board.yaml")
+    reviewed = sub.date("reviewed")
+    next_review = sub.date("next_review")
+    if status is None:
+        return None
+    if status == ReviewStatus.APPROVED:
+        if not reviewers:
+            _approved_needs(sub, "reviewers")
+        if reviewed is None:
+            _approved_needs(sub, "reviewed")
+    if next_review is None and reviewed is not None:
+        next_review = add_months(reviewed, config.review_interval_months)
+    return Review(ReviewStatus(status), reviewers, reviewed, next_review)
+
+
+def _approved_needs(sub: Fields, key: str) -> None:
+    line, col = sub.position("status")
+    sub.diags.append(error(sub.doc.path, line, col, "approved-incomplete",
+                           f"an approved summary needs 'review.{key}'"))
+
+
+def load_board(root: Path) -> tuple[dict[str, Reviewer], list[Diagnostic]]:
+    """Read content/board.yaml: the advisory board whose ids reviews refer to."""
+    rel = "content/board.yaml"
+    file = root / rel
+    if not file.is_file():
+        return {}, []
+    source = decode_source(rel, file.read_bytes())
+    if isinstance(source, Diagnostic):
+        return {}, [source]
+    doc = parse_yaml(rel, source.text)
+    if isinstance(doc, Diagnostic):
+        return {}, [doc]
+    diags = list(doc.problems)
+    if doc.data is None:
+        return {}, diags
+    if not isinstance(doc.data, list):
+        return {}, [*diags, doc.error((), "wrong-type",
+                                      "board.yaml must be a list of reviewers (- id: ...)")]
+    board: dict[str, Reviewer] = {}
+    for index in range(len(doc.data)):
+        fields = Fields(doc, (index,), diags)
+        if not fields.ok:
+            diags.append(doc.error((index,), "wrong-type", "each board entry must be a mapping"))
+            continue
+        fields.check_keys(BOARD_KEYS, "board")
+        values = {key: fields.text(key, required=key != "affiliation") for key in BOARD_KEYS}
+        ident = values["id"]
+        if ident is not None and not SLUG.fullmatch(ident):
+            diags.append(doc.error((index, "id"), "invalid-value",
+                                   f"reviewer id '{ident}' must be lowercase words joined by '-'"))
+            continue
+        if ident in board:
+            diags.append(doc.error((index, "id"), "duplicate-reviewer",
+                                   f"reviewer id '{ident}' is used twice"))
+            continue
+        if any(values[k] is None for k in BOARD_KEYS if k != "affiliation") or ident is None:
+            continue
+        board[ident] = Reviewer(**{k: v or "" for k, v in values.items()})
+    return board, diags

@@ -1,0 +1,167 @@
+"""Source files -> text, front matter and YAML values with their positions.
+
+The loaders' shared first stage: decode a file (BOM, CRLF, bad UTF-8 with
+the byte's line and column), split the `---` front matter off the body, and
+parse YAML with PyYAML's C loader while keeping every node's mark, so each
+later check can point at the exact value it rejects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from clinsite.diagnostics import Diagnostic, error
+
+try:  # the C loader is an order of magnitude faster; fall back where absent
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+YamlPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDoc:
+    """A YAML value plus the 1-based file position of every key and value in it."""
+
+    path: str
+    data: Any
+    values: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
+    spans: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+    origin: tuple[int, int] = (1, 1)
+
+    def pos(self, path: YamlPath) -> tuple[int, int]:
+        """Position of the value at `path`, or of its nearest located parent."""
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), self.origin)
+
+    def key_pos(self, path: YamlPath) -> tuple[int, int]:
+        """Position of the mapping key that names `path` (its value if unknown)."""
+        return self.keys.get(path) or self.pos(path)
+
+    def error(self, path: YamlPath, code: str, message: str) -> Diagnostic:
+        line, col = self.pos(path)
+        return error(self.path, line, col, code, message)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceText:
+    """A decoded source file: text with LF line ends and no BOM."""
+
+    path: str
+    text: str
+
+
+def decode_source(path: str, raw: bytes) -> SourceText | Diagnostic:
+    """Decode UTF-8 (BOM allowed); a bad byte is reported at its line and column."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        col = len(before[line_start:].decode("utf-8", "replace")) + 1
+        return error(
+            path, line, col, "encoding",
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+        )
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return SourceText(path, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A file split into front matter and body, with where each starts (1-based)."""
+
+    front: str
+    front_line: int
+    body: str
+    body_line: int
+
+
+def split_front_matter(source: SourceText) -> Split | Diagnostic:
+    """Split `---` front matter from the body; unclosed or absent is an error."""
+    text = source.text
+    if not text.strip():
+        return error(source.path, 1, 1, "empty-file", "file is empty; it needs front matter")
+    first, _, rest = text.partition("\n")
+    if first.rstrip() != "---":
+        return error(
+            source.path, 1, 1, "front-matter-missing",
+            "file must start with front matter: a '---' line, YAML fields, then '---'",
+        )
+    lines = rest.split("\n")
+    for index, line in enumerate(lines):
+        if line.rstrip() in ("---", "..."):
+            front = "\n".join(lines[:index]) + "\n"
+            body = "\n".join(lines[index + 1 :])
+            return Split(front, 2, body, index + 3)
+    return error(
+        source.path, 1, 1, "front-matter-unclosed",
+        "front matter opened with '---' on line 1 is never closed with '---'",
+    )
+
+
+def parse_yaml(path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnostic:
+    """Parse one YAML document, keeping the file position of every node."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line if mark else 0) + first_line
+        col = (mark.column if mark else 0) + 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        return error(path, line, col, "yaml-syntax", f"YAML syntax error: {problem}")
+    except yaml.YAMLError as exc:
+        return error(path, first_line, 1, "yaml-syntax", f"YAML error: {exc}")
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2024-02-30
+        return error(path, first_line, 1, "yaml-value", f"invalid YAML value: {exc}")
+    finally:
+        loader.dispose()
+    doc = YamlDoc(path, data, origin=(first_line, 1))
+    if node is not None:
+        _index(node, (), doc, first_line)
+    return doc
+
+
+def _index(node: yaml.Node, path: YamlPath, doc: YamlDoc, first_line: int) -> None:
+    """Record the position of `node` and of everything below it (iteratively)."""
+    stack: list[tuple[yaml.Node, YamlPath]] = [(node, path)]
+    seen: set[int] = set()
+    while stack:
+        current, here = stack.pop()
+        if id(current) in seen:  # an alias: indexed once, so "billion laughs" stays small
+            continue
+        seen.add(id(current))
+        mark = current.start_mark
+        doc.values[here] = (mark.line + first_line, mark.column + 1)
+        doc.spans[here] = (current.start_mark.index, current.end_mark.index)
+        children: list[tuple[yaml.Node, YamlPath]] = []
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                child = (*here, key)
+                km = key_node.start_mark
+                if child in doc.keys:  # PyYAML silently keeps the last one
+                    doc.problems.append(error(
+                        doc.path, km.line + first_line, km.column + 1, "duplicate-key",
+                        f"key '{key}' is given twice (first on line {doc.keys[child][0]})",
+                    ))
+                doc.keys[child] = (km.line + first_line, km.column + 1)
+                children.append((value_node, child))
+        elif isinstance(current, yaml.SequenceNode):
+            children = [(item, (*here, i)) for i, item in enumerate(current.value)]
+        stack.extend(reversed(children))  # document order, so a repeated key's last value wins

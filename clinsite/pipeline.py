@@ -1,0 +1,178 @@
+"""build(): the whole pipeline as a flat list of named steps.
+
+Everything is loaded and checked before anything is written; pages are
+rendered into a temporary folder that replaces the output only when the
+build has succeeded (SPEC §7), so a failed build leaves site/ untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clinsite import config as config_mod
+from clinsite.compose import ComposedPage, LinkTargets, compose_document
+from clinsite.content import Content, Summary, load_board, load_content
+from clinsite.diagnostics import Diagnostic, Report, Severity
+from clinsite.markdown import PageEnv, make_markdown, render_markdown
+from clinsite.references import load_references
+from clinsite.render import Renderer, SiteView, TemplateFailure, generator, theme_assets
+from clinsite.resolve import (
+    check_policy_page,
+    check_related,
+    check_reviewers,
+    check_reviews_due,
+    check_slugs,
+    check_unused_references,
+)
+from clinsite.writer import SiteWriter, UnsafeOutput, check_output_dir, recover
+
+SOURCE_FOLDERS = ("content", "references", "templates")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    root: Path
+    out: Path | None = None  # default: <root>/site
+    strict: bool = False
+    drafts: bool = False
+    base_url: str | None = None
+    write: bool = True  # False for `clinsite check`
+
+    @property
+    def out_dir(self) -> Path:
+        return self.out if self.out is not None else self.root / "site"
+
+
+@dataclass(slots=True)
+class BuildResult:
+    report: Report
+    pages: int = 0
+    seconds: float = 0.0
+    written: bool = False
+    usage_error: str | None = None  # e.g. an unsafe --out: exit status 2
+
+    @property
+    def ok(self) -> bool:
+        return self.usage_error is None and self.report.errors == 0
+
+
+@dataclass(slots=True)
+class _Output:
+    """Where rendered files go: the writer, or nowhere for `check`."""
+
+    writer: SiteWriter | None
+    count: int = 0
+
+    def write(self, rel: str, text: str) -> None:
+        self.count += rel.endswith(".html")
+        if self.writer is not None:
+            self.writer.write(rel, text)
+
+
+def build(options: BuildOptions, progress: Callable[[str], None] | None = None) -> BuildResult:
+    """Load, check, render and (unless checking) write the site."""
+    started = time.perf_counter()
+    report = Report()
+    result = BuildResult(report)
+    root = options.root
+    # 1. Settings first: every later step needs base_url and the review interval.
+    config, problems = config_mod.load_config(root, options.base_url)
+    report.extend(problems)
+    if config is None:
+        return _finish(result, options, started)
+    today = config_mod.today()
+    # 2-4. Load every input; each loader reports all its problems.
+    board, problems = load_board(root)
+    report.extend(problems)
+    store, problems = load_references(root)
+    report.extend(problems)
+    content, problems = load_content(root, config, drafts=options.drafts)
+    report.extend(problems)
+    # 5. Cross-file checks need everything loaded.
+    report.extend(check_reviewers(content, board))
+    report.extend(check_reviews_due(content, today))
+    report.extend(check_slugs(content))
+    report.extend(check_related(content))
+    report.extend(check_policy_page(config, content, config.lines.get("editorial_policy", 1)))
+    # 6. Markdown and citations for every page, before any template runs.
+    md = make_markdown()
+    targets = LinkTargets({doc.path: doc.url for doc in content.all()})
+    composed = {doc.path: compose_document(md, doc, store, targets) for doc in content.all()}
+    for page in composed.values():
+        report.extend(page.diagnostics)
+    cited = {ref.key for page in composed.values() for ref in page.references}
+    report.extend(check_unused_references(store, cited))
+    disclaimer_html = _disclaimer(md, config, report)
+    failing = bool(report.errors or (options.strict and report.warnings))
+    # 7. Render every page (even when failing, so template errors are reported
+    #    too) into the temporary output, then swap it in.
+    site = SiteView(config.title, config.publisher, config.language, config.base_url,
+                    config.description, disclaimer_html,
+                    f"{config.editorial_policy}/" if config.editorial_policy else None,
+                    generator())
+    renderer = Renderer(root, site, board, store, today)
+    writer = None
+    if options.write and not failing:
+        try:
+            check_output_dir(root, options.out_dir, SOURCE_FOLDERS)
+        except UnsafeOutput as exc:
+            result.usage_error = str(exc)
+            return _finish(result, options, started)
+        recover(options.out_dir)
+        writer = SiteWriter(options.out_dir)
+    output = _Output(writer)
+    try:
+        try:
+            _render_all(renderer, content, composed, output, root, progress)
+        except TemplateFailure as exc:
+            report.add(exc.diagnostic)
+        if writer is not None and not report.errors:
+            writer.commit()
+            result.written = True
+    finally:
+        if writer is not None and not result.written:
+            writer.abort()  # the previous output stays exactly as it was
+    result.pages = output.count
+    return _finish(result, options, started)
+
+
+def _render_all(renderer: Renderer, content: Content, composed: dict[str, ComposedPage],
+                output: _Output, root: Path, progress: Callable[[str], None] | None) -> None:
+    """Render every page, listing and asset into `output`."""
+    for doc in content.all():
+        page = composed[doc.path]
+        html = (renderer.render_summary(doc, page) if isinstance(doc, Summary)
+                else renderer.render_page(doc, page))
+        output.write(doc.url + "index.html", html)
+        if progress is not None:
+            progress(doc.path)
+    output.write("index.html", renderer.render_home(content.summaries))
+    output.write("board/index.html", renderer.render_board())
+    output.write("404.html", renderer.render_not_found())
+    if output.writer is not None:
+        for rel, source in theme_assets(root):
+            output.writer.copy(rel, source)
+
+
+def _disclaimer(md: object, config: config_mod.SiteConfig, report: Report) -> str:
+    """The site-wide disclaimer, rendered once (it may not cite)."""
+    from clinsite.citations import CitationRegistry
+
+    env = PageEnv(registry=CitationRegistry(frozenset()), describe=lambda key: key,
+                  resolve_link=lambda href: None, check_uncited=False)
+    rendered = render_markdown(md, config.disclaimer, env)  # type: ignore[arg-type]
+    line = config.lines.get("disclaimer", 1)
+    for problem in rendered.problems:
+        report.add(Diagnostic("site.yaml", line, 1, Severity(problem.severity), problem.code,
+                              f"in the disclaimer: {problem.message}"))
+    return rendered.html
+
+
+def _finish(result: BuildResult, options: BuildOptions, started: float) -> BuildResult:
+    if options.strict:
+        result.report = result.report.strict()
+    result.seconds = time.perf_counter() - started
+    return result

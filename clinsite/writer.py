@@ -1,0 +1,102 @@
+"""Rendered files -> the output folder, atomically and only where it is safe.
+
+Pages are written into a temporary folder beside --out as they are
+rendered; only when the whole build has succeeded is the previous output
+moved aside and the new one renamed into its place. A folder is replaced
+only if it is empty or carries the marker a previous build left in it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+MARKER = ".clinsite-output"
+MARKER_TEXT = b"This folder is clinsite build output; the next build replaces it.\n"
+_TMP = ".clinsite-tmp-"
+_OLD = ".clinsite-old-"
+
+
+class UnsafeOutput(Exception):
+    """--out points somewhere a build must not replace."""
+
+
+def check_output_dir(root: Path, out: Path, sources: tuple[str, ...]) -> None:
+    """Raise UnsafeOutput unless `out` may be replaced by a build of `root`."""
+    root_r, out_r = root.resolve(), out.resolve()
+    if out_r == root_r or root_r.is_relative_to(out_r):
+        raise UnsafeOutput(f"--out {out} is the site root or a folder above it; refusing to "
+                           "replace it")
+    for name in sources:
+        source = (root_r / name).resolve()
+        if out_r == source or out_r.is_relative_to(source) or source.is_relative_to(out_r):
+            raise UnsafeOutput(f"--out {out} is or contains the source folder '{name}'; "
+                               "refusing to replace it")
+    if out_r.exists():
+        if not out_r.is_dir():
+            raise UnsafeOutput(f"--out {out} exists and is not a folder")
+        if any(out_r.iterdir()) and not (out_r / MARKER).is_file():
+            raise UnsafeOutput(f"--out {out} is not empty and is not a previous clinsite output "
+                               f"(no {MARKER} file in it); refusing to replace it")
+
+
+def recover(out: Path) -> None:
+    """Tidy what an interrupted build left beside `out` (and restore a lost output)."""
+    parent = out.parent
+    if not parent.is_dir():
+        return
+    prefix = f".{out.name}"
+    for entry in sorted(parent.iterdir()):
+        if entry.name.startswith(prefix + _OLD) and entry.is_dir():
+            if not out.exists() and (entry / MARKER).is_file():
+                os.replace(entry, out)  # killed between the two renames: put the old one back
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(prefix + _TMP) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+class SiteWriter:
+    """Writes one build's files into a temporary folder, then swaps it in."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+        self.written: set[str] = set()
+
+    def _target(self, rel: str) -> Path:
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts or rel in self.written:
+            raise ValueError(f"refusing to write output path {rel!r}")
+        self.written.add(rel)
+        target = self.tmp.joinpath(*pure.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write(self, rel: str, data: str | bytes) -> None:
+        """Write one file (a path is written at most once per build)."""
+        target = self._target(rel)
+        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+    def copy(self, rel: str, source: Path) -> None:
+        target = self._target(rel)
+        shutil.copyfile(source, target)
+
+    def commit(self) -> None:
+        """Swap the finished tree in place of the previous output."""
+        (self.tmp / MARKER).write_bytes(MARKER_TEXT)
+        old = self.out.parent / f".{self.out.name}{_OLD}{os.getpid()}"
+        if self.out.exists():
+            os.replace(self.out, old)
+        os.replace(self.tmp, self.out)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Drop the temporary tree; the previous output is untouched."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
