@@ -16,9 +16,19 @@ import yaml
 from clinsite.diagnostics import Diagnostic, error
 
 try:  # the C loader is an order of magnitude faster; fall back where absent
-    _Loader: Any = yaml.CSafeLoader
+    _Base: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """Safe loading, but dates stay text: `2026-13-01` must become a diagnostic
+    at its own position (schema.Fields.date), not a failure of the whole file."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _Base.yaml_implicit_resolvers.items()
+    }
 
 YamlPath = tuple[str | int, ...]
 
