@@ -1,0 +1,80 @@
+"""The output writer: atomic swap, --out guards, recovery after a crash."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
+
+SOURCES = ("content", "references", "templates")
+
+
+def test_swap_replaces_previous_output(tmp_path):
+    out = tmp_path / "site"
+    first = SiteWriter(out)
+    first.write("index.html", "one")
+    first.commit()
+    second = SiteWriter(out)
+    second.write("index.html", "two")
+    assert (out / "index.html").read_text() == "one"  # untouched until commit
+    second.commit()
+    assert (out / "index.html").read_text() == "two"
+    assert (out / MARKER).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_abort_leaves_previous_output(tmp_path):
+    out = tmp_path / "site"
+    w = SiteWriter(out)
+    w.write("a/index.html", "old")
+    w.commit()
+    failed = SiteWriter(out)
+    failed.write("a/index.html", "new")
+    failed.abort()
+    assert (out / "a/index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+@pytest.mark.parametrize("rel", ["../x.html", "/etc/x", "a/../../x", ""])
+def test_paths_cannot_escape(tmp_path, rel):
+    w = SiteWriter(tmp_path / "site")
+    with pytest.raises(ValueError):
+        w.write(rel, "x")
+    w.abort()
+
+
+def test_same_path_twice_is_refused(tmp_path):
+    w = SiteWriter(tmp_path / "site")
+    w.write("index.html", "x")
+    with pytest.raises(ValueError):
+        w.write("index.html", "y")
+    w.abort()
+
+
+def test_guards(tmp_path):
+    root = tmp_path / "root"
+    (root / "content").mkdir(parents=True)
+    check_output_dir(root, root / "site", SOURCES)  # absent: fine
+    for bad in (root, tmp_path, root / "content", root / "content" / "x"):
+        with pytest.raises(UnsafeOutput):
+            check_output_dir(root, bad, SOURCES)
+    other = tmp_path / "docs"
+    other.mkdir()
+    (other / "thesis.tex").write_text("precious")
+    with pytest.raises(UnsafeOutput, match="not a previous clinsite output"):
+        check_output_dir(root, other, SOURCES)
+    (tmp_path / "empty").mkdir()
+    check_output_dir(root, tmp_path / "empty", SOURCES)
+
+
+def test_recover_from_kill_between_renames(tmp_path):
+    out = tmp_path / "site"
+    w = SiteWriter(out)
+    w.write("index.html", "old")
+    w.commit()
+    old = tmp_path / ".site.clinsite-old-999"
+    out.rename(old)  # as if killed right after moving the old output aside
+    (tmp_path / ".site.clinsite-tmp-998").mkdir()
+    recover(out)
+    assert (out / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
