@@ -632,4 +632,4 @@ def test_any_text_renders_and_positions_are_in_it(text: str, inline: bool) -> No
 
 
 def test_a_bare_render_works_without_a_page_env(md: MarkdownIt) -> None:
-    assert md.render("Claim [@a].") == ('<p>Claim <sup class="cite cite-unknown">[?a]</sup>.</p>\n')
+    assert md.render("Claim [@a].") == ('<p>Claim<sup class="cite cite-unknown">[?a]</sup>.</p>\n')

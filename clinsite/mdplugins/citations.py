@@ -152,9 +152,11 @@ def number_citations(state: StateCore) -> None:
     registry = page_env(state.env).registry
     lines = SourceLines(state.src)
     for span in iter_inline(state.tokens):
-        for child in span.token.children or ():
+        children = span.token.children or []
+        for index, child in enumerate(children):
             if child.type != "citation":
                 continue
+            _attach(children, index)
             items: tuple[CitationItem, ...] = child.meta["items"]
             positions = [
                 (0, 0)
@@ -172,6 +174,21 @@ def number_citations(state: StateCore) -> None:
                         state.env,
                         MarkdownProblem(line0, col0, "error", "unknown-citation", message),
                     )
+
+
+def _attach(children: Sequence[Token], index: int) -> None:
+    """Drop the space (or line break) before a citation: a superscript number
+    sits right after its word (``isolates¹``), as in NLM and journal style."""
+    j = index - 1
+    while j >= 0 and children[j].type in ("text", "softbreak"):
+        token = children[j]
+        if token.type == "softbreak":
+            token.type, token.content = "text", ""
+        else:
+            token.content = token.content.rstrip(" \t")
+            if token.content:
+                return
+        j -= 1
 
 
 def _key_position(lines: SourceLines, span: InlineSpan, offset: int, key: str) -> tuple[int, int]:
