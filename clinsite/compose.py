@@ -47,7 +47,8 @@ class LinkTargets:
 
     urls: Mapping[str, str]
 
-    def resolver(self, doc: Document, root_prefix: str, found: list[str]) -> Callable[[str], str | None]:
+    def resolver(self, doc: Document, root_prefix: str,
+                 found: list[str]) -> Callable[[str], str | None]:
         """A `resolve_link` for pages of `doc`: relative .md path -> relative URL."""
         folder = posixpath.dirname(doc.path)
 

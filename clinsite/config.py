@@ -61,7 +61,8 @@ def normalise_base_url(value: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def load_config(root: Path, base_url: str | None = None) -> tuple[SiteConfig | None, list[Diagnostic]]:
+def load_config(root: Path,
+                base_url: str | None = None) -> tuple[SiteConfig | None, list[Diagnostic]]:
     """Read and validate site.yaml; `base_url` (from --base-url) overrides the file."""
     file = root / CONFIG_FILE
     if not file.is_file():
@@ -76,7 +77,8 @@ def load_config(root: Path, base_url: str | None = None) -> tuple[SiteConfig | N
     return parse_config(doc, base_url)
 
 
-def parse_config(doc: YamlDoc, base_url: str | None = None) -> tuple[SiteConfig | None, list[Diagnostic]]:
+def parse_config(doc: YamlDoc,
+                 base_url: str | None = None) -> tuple[SiteConfig | None, list[Diagnostic]]:
     """Validate the parsed site.yaml."""
     diags = list(doc.problems)
     fields = Fields(doc, (), diags)

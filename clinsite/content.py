@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypedDict
 
 from clinsite import gitdates
 from clinsite.config import AUDIENCES, SiteConfig
@@ -84,6 +85,19 @@ class Document:
         return offset_to_position(self.text, index)
 
 
+class _Common(TypedDict):
+    """The fields every Document takes from its file, whatever its section."""
+
+    section: str
+    slug: str
+    path: str
+    body: str
+    body_line: int
+    text: str
+    front: YamlDoc
+    front_offset: int
+
+
 @dataclass(frozen=True, slots=True)
 class Summary(Document):
     summary: tuple[tuple[str, str], ...] = ()  # (audience or "all", Markdown)
@@ -147,7 +161,7 @@ def source_files(root: Path, folder: str) -> tuple[list[tuple[str, Path]], list[
     real_root = root.resolve()
     for file in sorted(base.iterdir()):
         rel = f"content/{folder}/{file.name}"
-        if file.name.startswith(".") or file.is_dir() and not file.is_symlink():
+        if file.name.startswith(".") or (file.is_dir() and not file.is_symlink()):
             continue
         if file.is_symlink() and not file.resolve().is_relative_to(real_root):
             diags.append(error(rel, 1, 1, "unsafe-symlink",
@@ -181,7 +195,8 @@ def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnost
     return doc, split.body, split.body_line, source.text
 
 
-def load_content(root: Path, config: SiteConfig, *, drafts: bool = False) -> tuple[Content, list[Diagnostic]]:
+def load_content(root: Path, config: SiteConfig, *,
+                 drafts: bool = False) -> tuple[Content, list[Diagnostic]]:
     """Read content/summaries and content/pages."""
     diags: list[Diagnostic] = []
     dates = gitdates.LastCommitDates(root)
@@ -199,9 +214,9 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False) -> tup
             diags.extend(doc.problems)
             fields = Fields(doc, (), diags)
             updated = _updated(fields, rel, dates)
-            common = {"section": section, "slug": file.stem, "path": rel, "body": body,
-                      "body_line": body_line, "text": text, "front": doc,
-                      "front_offset": text.index("\n") + 1}
+            common = _Common(section=section, slug=file.stem, path=rel, body=body,
+                             body_line=body_line, text=text, front=doc,
+                             front_offset=text.index("\n") + 1)
             if section == "summaries":
                 item = _summary(fields, common, updated, config)
                 if item is not None and (drafts or not fields.boolean("draft")):
@@ -226,20 +241,21 @@ def _title(fields: Fields) -> str | None:
     return fields.text("title", required=True)
 
 
-def _page(fields: Fields, common: dict[str, object], updated: dt.date | None) -> Page | None:
+def _page(fields: Fields, common: _Common, updated: dt.date | None) -> Page | None:
     fields.check_keys(PAGE_KEYS, "page front-matter")
     title = _title(fields)
-    slug = str(common["slug"])
+    slug = common["slug"]
     if slug in RESERVED_SLUGS:
-        fields.diags.append(error(str(common["path"]), 1, 1, "reserved-slug",
-                                  f"page slug '{slug}' is used by the site itself; rename the file"))
+        fields.diags.append(error(common["path"], 1, 1, "reserved-slug",
+                                  f"page slug '{slug}' is used by the site itself; "
+                                  "rename the file"))
         return None
     if title is None or updated is None:
         return None
-    return Page(title=title, updated=updated, **common)  # type: ignore[arg-type]
+    return Page(title=title, updated=updated, **common)
 
 
-def _summary(fields: Fields, common: dict[str, object], updated: dt.date | None,
+def _summary(fields: Fields, common: _Common, updated: dt.date | None,
              config: SiteConfig) -> Summary | None:
     fields.check_keys(SUMMARY_KEYS, "summary front-matter")
     title = _title(fields)
@@ -251,7 +267,7 @@ def _summary(fields: Fields, common: dict[str, object], updated: dt.date | None,
     related = fields.words("related", SLUG, "a page slug")
     if title is None or updated is None or review is None or not bottom_line:
         return None
-    return Summary(title=title, updated=updated, summary=bottom_line, review=review,  # type: ignore[arg-type]
+    return Summary(title=title, updated=updated, summary=bottom_line, review=review,
                    evidence_current=evidence, audience=audience, tags=tags, related=related,
                    **common)
 

@@ -88,7 +88,8 @@ def check_unused_references(store: ReferenceStore, cited: Iterable[str]) -> list
     """A reference in the store that no page cites."""
     used = set(cited)
     found: list[Diagnostic] = []
-    for key in store.keys():
+    keys = store.keys()
+    for key in keys:
         if key not in used:
             path, line, col = store.location(key)
             found.append(warning(path, line, col, "unused-reference",

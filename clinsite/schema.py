@@ -38,7 +38,12 @@ class Fields:
         self.diags: list[Diagnostic] = diags if diags is not None else []
         value = doc.data
         for part in base:
-            value = value[part] if isinstance(value, (dict, list)) else None
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+                value = value[part]
+            else:
+                value = None
         self.ok = isinstance(value, dict)
         self.data: dict[str, Any] = value if isinstance(value, dict) else {}
 

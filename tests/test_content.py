@@ -37,7 +37,8 @@ def test_every_problem_in_one_run(make_site):
     assert diags == [
         "content/summaries/q.md:4:10: error: 'updated' must be a date written YYYY-MM-DD, "
         "not '2026-13-01' [invalid-date]",
-        "content/summaries/q.md:6:1: warning: unknown summary front-matter key 'colour' [unknown-key]",
+        "content/summaries/q.md:6:1: warning: unknown summary front-matter key 'colour' "
+        "[unknown-key]",
         "content/summaries/q.md:2:7: error: required field 'title' is empty [missing-field]",
         "content/summaries/q.md:5:18: error: 'status' must be one of submitted, under-review, "
         "approved, not 'aproved' (did you mean 'approved'?) [invalid-value]",
@@ -109,7 +110,8 @@ def test_updated_from_git_and_error_outside_git(make_site):
                      "(and the file has no git history to take the date from) [missing-field]"]
     env = {"GIT_AUTHOR_DATE": "2025-03-04T10:00:00Z", "GIT_COMMITTER_DATE": "2025-03-04T10:00:00Z",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org", "PATH": "/usr/bin:/bin"}
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+           "PATH": "/usr/bin:/bin"}
     for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env)
     content, diags = load(root)
@@ -118,7 +120,8 @@ def test_updated_from_git_and_error_outside_git(make_site):
 
 
 def test_reserved_page_slug(make_site):
-    _, diags = load(make_site({"content/pages/board.md": "---\ntitle: B\nupdated: 2026-01-01\n---\n"}))
+    page = "---\ntitle: B\nupdated: 2026-01-01\n---\n"
+    _, diags = load(make_site({"content/pages/board.md": page}))
     assert diags == ["content/pages/board.md:1:1: error: page slug 'board' is used by the site "
                      "itself; rename the file [reserved-slug]"]
 

@@ -77,7 +77,8 @@ def test_duplicate_key_reported_and_last_wins():
 def test_alias_bomb_is_indexed_once():
     lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 12):
-        lines.append(f"a{i}: &a{i} [*a{'' if i == 1 else i - 1}" + f", *a{'' if i == 1 else i - 1}" * 8 + "]")
+        prev = "" if i == 1 else i - 1
+        lines.append(f"a{i}: &a{i} [*a{prev}" + f", *a{prev}" * 8 + "]")
     doc = parse_yaml("x.yaml", "\n".join(lines) + "\n")
     assert not isinstance(doc, Diagnostic)
     assert len(doc.values) < 200
