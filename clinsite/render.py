@@ -18,7 +18,6 @@ import jinja2
 
 from clinsite import __version__
 from clinsite.compose import ComposedPage, root_prefix
-from clinsite.config import SiteConfig
 from clinsite.content import Document, Reviewer, ReviewStatus, Summary
 from clinsite.diagnostics import Diagnostic, error
 from clinsite.references import ReferenceStore

@@ -1,0 +1,558 @@
+"""Reference store: ``references/*.bib`` -> `ReferenceStore` (+ key -> file:line:col).
+
+Stage: loading. pybtex's own BibTeX tokenizer reads each file, extended to keep
+the position of every key and field and to carry on after a broken entry; each
+entry is checked here and formatted (`clinsite.vancouver`) only when first cited.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pybtex.bibtex.utils import split_name_list, split_tex_string
+from pybtex.database import Entry, Person
+from pybtex.database.input.bibtex import LowLevelParser, SkipEntry, UndefinedMacro, month_names
+from pybtex.exceptions import PybtexError
+from pybtex.scanner import PrematureEOF, PybtexSyntaxError
+from pybtex.textutils import normalize_whitespace
+from pybtex.utils import CaseInsensitiveDict
+
+from clinsite.diagnostics import Diagnostic, did_you_mean, error, warning
+from clinsite.vancouver import (
+    PMCID,
+    PMID,
+    display_names,
+    format_entry,
+    is_web_url,
+    latex_to_text,
+    normalize_doi,
+)
+
+KIND_LABELS: Mapping[str, str] = {
+    "guideline": "Guideline",
+    "research": "Research",
+    "review": "Review",
+    "label": "Drug label",
+    "book": "Book",
+    "web": "Web page",
+}
+_BOOK_TYPES = ("book", "inbook", "incollection", "inproceedings", "proceedings")
+_WEB_TYPES = ("misc", "online", "manual", "electronic")
+DEFAULT_KINDS: Mapping[str, str] = {
+    **dict.fromkeys(_BOOK_TYPES, "book"),
+    **dict.fromkeys(_WEB_TYPES, "web"),
+}
+
+# Fields each type needs for a usable Vancouver citation; a tuple means "any of".
+_REQUIRED: Mapping[str, tuple[tuple[str, ...], ...]] = {
+    "article": (("author",), ("title",), ("journal",), ("year",)),
+    "book": (("author", "editor"), ("title",), ("publisher",), ("year",)),
+    "inbook": (("author", "editor"), ("title",), ("publisher",), ("year",)),
+    "incollection": (("author",), ("title",), ("booktitle",), ("publisher",), ("year",)),
+    "inproceedings": (("author",), ("title",), ("booktitle",), ("year",)),
+    "proceedings": (("title",), ("year",)),
+    "techreport": (("author",), ("title",), ("institution",), ("year",)),
+    "phdthesis": (("author",), ("title",), ("school",), ("year",)),
+    "mastersthesis": (("author",), ("title",), ("school",), ("year",)),
+    "unpublished": (("author",), ("title",)),
+    "online": (("title",), ("url",)),
+}
+_PERSON_ROLES = ("author", "editor")
+_CONTAINER_FIELDS = ("journal", "booktitle", "publisher", "organization", "institution", "school")
+_URLDATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One formatted reference, ready for templates; identifiers are validated or None."""
+
+    key: str
+    kind: str
+    kind_label: str
+    text: str
+    html: str
+    doi: str | None
+    pmid: str | None
+    pmcid: str | None
+    url: str | None
+    title: str
+    year: str | None
+    authors: tuple[str, ...]
+    container: str | None
+    entry_type: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A checked entry, not yet formatted (most builds cite only part of the store)."""
+
+    key: str
+    entry_type: str
+    fields: Mapping[str, str]
+    persons: Mapping[str, str]  # role -> BibTeX name list; parsed only when formatted
+    kind: str
+    path: str
+    line: int
+    col: int
+
+    def entry(self) -> Entry:
+        """The pybtex entry (names parsed now: that is most of the cost of loading)."""
+        entry = Entry(self.entry_type, fields=self.fields)
+        entry.key = self.key
+        for role, value in self.persons.items():
+            for name in split_name_list(value):
+                entry.add_person(_person(name), role)
+        return entry
+
+
+@lru_cache(maxsize=16384)
+def _person(name: str) -> Person:
+    """A parsed name, shared between entries (never mutated): authors recur."""
+    try:
+        return Person(name)
+    except PybtexError:  # already reported by the loader; never a traceback
+        return Person(last=name)
+
+
+class ReferenceStore:
+    """Every loaded entry by key; formats an entry on first `get` and keeps the result."""
+
+    __slots__ = ("_cache", "_records")
+
+    def __init__(self, records: Mapping[str, _Record]) -> None:
+        self._records = dict(records)
+        self._cache: dict[str, Reference] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._records
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def keys(self) -> list[str]:
+        """Every key, sorted."""
+        return sorted(self._records)
+
+    def location(self, key: str) -> tuple[str, int, int]:
+        """Root-relative path, line and column of the key's definition."""
+        record = self._records[key]
+        return record.path, record.line, record.col
+
+    def close_matches(self, key: str) -> str:
+        """`` (did you mean 'x'?)`` for a mistyped key, or an empty string."""
+        return did_you_mean(key, self._records)
+
+    def get(self, key: str) -> Reference:
+        """The formatted reference (KeyError for an unknown key); formatted once."""
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = _make_reference(self._records[key])
+        return cached
+
+
+def _make_reference(record: _Record) -> Reference:
+    entry, fields = record.entry(), record.fields
+    formatted = format_entry(entry)
+    container = next((fields[name] for name in _CONTAINER_FIELDS if name in fields), None)
+    return Reference(
+        key=record.key,
+        kind=record.kind,
+        kind_label=KIND_LABELS[record.kind],
+        text=formatted.text,
+        html=formatted.html,
+        doi=fields.get("doi"),
+        pmid=fields.get("pmid"),
+        pmcid=fields.get("pmcid"),
+        url=fields.get("url"),
+        title=latex_to_text(fields.get("title", "")),
+        year=latex_to_text(fields["year"]) if "year" in fields else None,
+        authors=display_names(entry, "author")[0],
+        container=latex_to_text(container) if container else None,
+        entry_type=entry.type,
+        path=record.path,
+        line=record.line,
+    )
+
+
+def load_references(root: Path) -> tuple[ReferenceStore, list[Diagnostic]]:
+    """Load every ``references/*.bib`` (sorted by name) into one store, with all problems."""
+    records: dict[str, _Record] = {}
+    first_by_folded_key: dict[str, _Record] = {}
+    problems: list[Diagnostic] = []
+    macros = CaseInsensitiveDict(month_names)  # @string carries across files, as in BibTeX
+    for path in sorted((root / "references").glob("*.bib")):
+        rel = path.relative_to(root).as_posix()
+        for record in _load_file(path, rel, macros, problems):
+            folded = record.key.casefold()
+            first = first_by_folded_key.get(folded)
+            if first is None:
+                first_by_folded_key[folded] = records[record.key] = record
+            else:
+                problems.append(_duplicate(record, first))
+    return ReferenceStore(records), problems
+
+
+def _duplicate(record: _Record, first: _Record) -> Diagnostic:
+    where = f"{first.path}:{first.line}"
+    if first.key != record.key:  # BibTeX compares keys case-insensitively
+        where += f" as '{first.key}'; keys differing only in case are the same in BibTeX"
+    message = f"duplicate reference key '{record.key}' (first defined at {where})"
+    return error(record.path, record.line, record.col, "duplicate-reference", message)
+
+
+def _load_file(path: Path, rel: str, macros: Any, problems: list[Diagnostic]) -> list[_Record]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(error(rel, 1, 1, "read-error", f"cannot read file: {exc.strerror}"))
+        return []
+    text = _decode(data, rel, problems)
+    positions = _Positions(text)
+    scanner = _BibScanner(text, macros)
+    records = []
+    for raw in scanner.entries():
+        checker = _EntryChecker(raw, rel, positions, problems)
+        records.append(checker.record())
+    for pos, message in scanner.problems:
+        problems.append(error(rel, *positions.at(pos), "bibtex-syntax", message))
+    return records
+
+
+def _decode(data: bytes, rel: str, problems: list[Diagnostic]) -> str:
+    """UTF-8 text with one newline convention; a bad byte is reported and replaced."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line_start = before.rfind(b"\n") + 1
+        line = before.count(b"\n") + 1
+        col = len(before[line_start:].decode("utf-8")) + 1
+        message = f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        problems.append(error(rel, line, col, "encoding", message))
+        text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class _Positions:
+    """Offset -> 1-based (line, column) for one file's text."""
+
+    __slots__ = ("_starts",)
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self._starts, offset) - 1
+        return index + 1, offset - self._starts[index] + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _RawField:
+    name: str
+    value: str
+    name_pos: int
+    value_pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RawEntry:
+    type: str
+    key: str
+    key_pos: int
+    fields: tuple[_RawField, ...]
+
+
+_TOP_LEVEL = re.compile(r"%[^\n]*|@")
+_ENTRY_LINE = re.compile(r"^[ \t]*@", re.MULTILINE)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_COMMENT = re.compile(r"\s*comment\b\s*", re.IGNORECASE)
+
+
+class _BibScanner(LowLevelParser):  # type: ignore[misc]  # pybtex is untyped
+    """pybtex's BibTeX tokenizer, remembering positions and recovering from errors.
+
+    Unlike plain pybtex, a ``%`` line outside entries is a comment, ``@comment{...}``
+    is skipped as a whole, and after a broken entry reading resumes at the next line
+    that starts with ``@`` (so one unclosed brace does not swallow the rest).
+    """
+
+    def __init__(self, text: str, macros: Any) -> None:
+        super().__init__(text, macros=macros)
+        self.problems: list[tuple[int, str]] = []
+        self._key_pos = 0
+        self._open: tuple[str, int] | None = None  # an unfinished value or @comment
+        self._name_pos = 0
+        self._value_pos = 0
+
+    def entries(self) -> Iterator[_RawEntry]:
+        for command, body in self.parse_bibliography():
+            if command.lower() not in ("string", "preamble"):
+                yield _RawEntry(command, body[0], self._key_pos, tuple(body[1]))
+
+    def parse_bibliography(self) -> Iterator[tuple[str, Any]]:
+        while (at := self._next_at()) is not None:
+            self.pos, self.command_start = at + 1, at
+            self.current_entry_key = None
+            try:
+                result: tuple[str, Any] = tuple(self.parse_command())
+            except SkipEntry:
+                continue
+            except PybtexSyntaxError as exc:
+                self._recover(exc)
+                continue
+            yield result
+
+    def _next_at(self) -> int | None:
+        for match in _TOP_LEVEL.finditer(self.text, self.pos):
+            if match.group() == "@":
+                return match.start()
+        return None
+
+    def handle_error(self, exc: PybtexSyntaxError) -> None:
+        """Undefined @string names are reported and read as empty; others end the entry."""
+        if not isinstance(exc, UndefinedMacro):
+            raise exc
+        name = str(exc.args[0])
+        hint = did_you_mean(name, [str(k) for k in self.macros])
+        self.problems.append((self.pos - len(name), f"undefined string '{name}'{hint}"))
+
+    def parse_command(self) -> Any:
+        comment = _COMMENT.match(self.text, self.pos)
+        if comment:
+            self.pos = comment.end()
+            if self.optional([self.LBRACE]):
+                self._open = ("@comment", self.command_start)  # skipped whole, like biber
+                for _ in self.parse_string(self.RBRACE):
+                    pass
+                self._open = None
+            raise SkipEntry
+        return super().parse_command()
+
+    def parse_entry_body(self, body_end: Any) -> None:
+        self.eat_whitespace()
+        self._key_pos = self.pos
+        pattern = self.KEY_PAREN if body_end == self.RPAREN else self.KEY_BRACE
+        key = self.required([pattern], description="entry key").value
+        self.current_entry_key = key
+        if "=" in key or self.text.startswith("=", self._skip_spaces(self.pos)):
+            self.pos = self._key_pos
+            raise _Problem("entry key expected", self)
+        self.parse_entry_fields()
+
+    def parse_entry_fields(self) -> None:
+        while True:
+            self.current_field_name = None
+            self.current_value = []
+            self.parse_field()
+            if self.current_field_name and self.current_value:
+                value = normalize_whitespace("".join(self.current_value))
+                raw = _RawField(self.current_field_name, value, self._name_pos, self._value_pos)
+                self.current_fields.append(raw)
+            if not self.optional([self.COMMA]):
+                return
+
+    def parse_field(self) -> None:
+        name = self.optional([self.NAME])
+        if name:
+            self.current_field_name = name.value
+            self._name_pos = self.pos - len(name.value)
+            self.required([self.EQUALS])
+            self.parse_value()
+
+    def parse_value(self) -> None:
+        self.eat_whitespace()
+        self._value_pos = self.pos
+        self._open = (f"value of field '{self.current_field_name}'", self._value_pos)
+        super().parse_value()
+        self._open = None
+
+    def update_lineno(self, value: str) -> None:
+        """Not needed: positions are offsets, turned into lines only for problems."""
+
+    def _skip_spaces(self, pos: int) -> int:
+        match = self.WHITESPACE.match(self.text, pos)
+        return match.end() if match else pos
+
+    def _recover(self, exc: PybtexSyntaxError) -> None:
+        """Report the error where it starts, then resume at the next entry line."""
+        line_end = self.text.find("\n", self.command_start)
+        found = _ENTRY_LINE.search(self.text, line_end) if line_end >= 0 else None
+        resume = found.end() - 1 if found else self.end_pos
+        self.problems.append(self._describe(exc, resume))
+        self._open = None
+        self.pos = resume
+
+    def _describe(self, exc: PybtexSyntaxError, resume: int) -> tuple[int, str]:
+        """Where the problem starts and what to do, from pybtex's terse message."""
+        key, message = self.current_entry_key, str(exc.args[0])
+        where = f" in entry '{key}'" if key else ""
+        what, start = self._open or ("", self.pos)
+        if message == "unbalanced braces":  # only raised inside a "quoted" value
+            return start, f"unbalanced '}}' or a missing closing '\"' in the {what}{where}"
+        if self._open and (isinstance(exc, PrematureEOF) or self.pos > resume):
+            quote = "" if what == "@comment" else " or a missing closing '\"'"
+            return start, f"unterminated {what}{where}: an unbalanced '{{'{quote}"
+        if self.pos >= resume or isinstance(exc, PrematureEOF):
+            before = "the next entry" if resume < self.end_pos else "the end of the file"
+            what = f"entry '{key}'" if key else "entry"
+            hint = "a missing '}' or an unbalanced '{' in a field"
+            return self.command_start, f"{what} is not closed before {before} ({hint})"
+        command = self.text[self.command_start : self.pos].strip()
+        template = _MESSAGES.get(message, "{message}{where}")
+        field_name = self.current_field_name
+        text = template.format(message=message, where=where, command=command, field=field_name)
+        return self.pos, text
+
+
+_MESSAGES = {
+    "'=' expected": "expected '=' after field name '{field}'{where}",
+    "field value expected": "expected a value after '{field} ='{where} (a {{braced}} or "
+    '"quoted" text, a number or a @string name)',
+    "'}' expected": "expected ',' or '}}'{where}",
+    "')' expected": "expected ',' or ')'{where}",
+    "'(' or '{' expected": "expected '{{' after '{command}'",
+    "a valid name expected": "expected an entry type after '@' (such as @article)",
+    "entry key expected": "missing entry key (write it before the first field)",
+}
+
+
+class _Problem(PybtexSyntaxError):  # type: ignore[misc]
+    """A syntax problem pybtex itself accepts but we do not (e.g. a missing key)."""
+
+
+@dataclass(slots=True)
+class _EntryChecker:
+    """Turns one raw entry into a pybtex `Entry` and a `_Record`, reporting its problems."""
+
+    raw: _RawEntry
+    path: str
+    positions: _Positions
+    problems: list[Diagnostic]
+    fields: dict[str, str] = field(default_factory=dict)
+    value_pos: dict[str, int] = field(default_factory=dict)
+
+    def record(self) -> _Record:
+        self._collect_fields()
+        entry_type = self.raw.type.lower()
+        persons = {
+            role: self._names(role, self.fields.pop(role))
+            for role in _PERSON_ROLES
+            if role in self.fields
+        }
+        self._check_required(entry_type, persons)
+        for name in ("doi", "pmid", "pmcid", "url", "urldate"):
+            self._check_identifier(name)
+        kind = self._kind(entry_type)
+        line, col = self.positions.at(self.raw.key_pos)
+        return _Record(
+            self.raw.key, self.raw.type, self.fields, persons, kind, self.path, line, col
+        )
+
+    def _report(self, pos: int, code: str, message: str, *, is_error: bool = True) -> None:
+        make = error if is_error else warning
+        self.problems.append(make(self.path, *self.positions.at(pos), code, message))
+
+    def _collect_fields(self) -> None:
+        for raw in self.raw.fields:
+            name = raw.name.lower()
+            if name in self.value_pos:
+                message = f"field '{name}' given twice in entry '{self.raw.key}'; first value used"
+                self._report(raw.name_pos, "duplicate-field", message, is_error=False)
+                continue
+            self.value_pos[name] = raw.value_pos
+            if raw.value.strip():
+                self.fields[name] = raw.value.strip()
+
+    def _check_identifier(self, name: str) -> None:
+        value = self.fields.get(name)
+        if value is None:
+            return
+        checked = _clean_identifier(name, value)
+        if checked is None:
+            del self.fields[name]  # a bad value is never printed or linked
+            expected = _EXPECTED[name]
+            message = f"invalid {name} '{value}' in entry '{self.raw.key}': expected {expected}"
+            self._report(self.value_pos[name], "invalid-reference-field", message)
+        else:
+            self.fields[name] = checked
+
+    def _kind(self, entry_type: str) -> str:
+        default = DEFAULT_KINDS.get(entry_type, "research")
+        value = self.fields.pop("kind", None)
+        if value is None or value.lower() in KIND_LABELS:
+            return value.lower() if value else default
+        hint = did_you_mean(value.lower(), KIND_LABELS)
+        message = (
+            f"unknown kind '{value}' in entry '{self.raw.key}'{hint}; "
+            f"expected one of {', '.join(KIND_LABELS)}"
+        )
+        self._report(self.value_pos["kind"], "invalid-reference-field", message)
+        return default
+
+    def _check_required(self, entry_type: str, persons: Mapping[str, str]) -> None:
+        present = self.fields.keys() | persons.keys()
+        wanted = _REQUIRED.get(entry_type, (("title",),))
+        missing = [" or ".join(names) for names in wanted if not present & set(names)]
+        if missing:
+            message = f"reference '{self.raw.key}' (@{entry_type}) is missing {', '.join(missing)}"
+            self._report(self.raw.key_pos, "incomplete-reference", message, is_error=False)
+
+    def _names(self, role: str, value: str) -> str:
+        """The name list, with ``Last, Jr, First, extra`` reported (pybtex would raise)."""
+        if "{" not in value and all(part.count(",") < 3 for part in _AND.split(value)):
+            return value  # the common case, without pybtex's slow brace-aware split
+        names = []
+        for name in split_name_list(value):
+            parts = split_tex_string(name, ",")
+            if len(parts) > 3:
+                message = (
+                    f"{role} name '{name}' in entry '{self.raw.key}' has too many commas; "
+                    "write 'Last, First' or 'Last, Jr, First'"
+                )
+                self._report(self.value_pos[role], "invalid-reference-field", message)
+                name = ", ".join([*parts[:2], " ".join(parts[2:])])
+            names.append(name)
+        return " and ".join(names)
+
+
+def _clean_identifier(name: str, value: str) -> str | None:
+    """The value to keep (a DOI without its ``https://doi.org/``), or None if it is invalid."""
+    if name == "doi":
+        return normalize_doi(value)
+    if name == "urldate":
+        return value if _URLDATE.fullmatch(value) and _is_date(value) else None
+    if name == "url":
+        return value if is_web_url(value) else None
+    return value if (PMID if name == "pmid" else PMCID).fullmatch(value) else None
+
+
+def _is_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+_EXPECTED = {
+    "doi": "a DOI such as 10.1128/AAC.00615-10",
+    "pmid": "a PubMed id of digits only, such as 21078929",
+    "pmcid": "a PubMed Central id such as PMC3028810",
+    "url": "an http:// or https:// address",
+    "urldate": "a date as YYYY-MM-DD",
+}
