@@ -73,7 +73,7 @@ SAMPLE_TEXT = {
     "Infections in Adults and Adolescents with HIV. Guidelines for the Prevention and "
     "Treatment of Opportunistic Infections in Adults and Adolescents with HIV: Herpes Simplex "
     "Virus [Internet]. National Institutes of Health, Centers for Disease Control and "
-    "Prevention, HIV Medicine Association of the Infectious Diseases Society of America "
+    "Prevention, HIV Medicine Association of the Infectious Diseases Society of America; "
     "[cited 2026 Nov 21]. Available from: https://clinicalinfo.hiv.gov/en/guidelines/"
     "adult-and-adolescent-opportunistic-infection/herpes-simplex-virus",
     "valtrex2022label": "GlaxoSmithKline LLC. VALTREX (valacyclovir hydrochloride) tablets, for "
