@@ -7,7 +7,6 @@ per cited entry; everything here is pure.
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
 from collections.abc import Callable
@@ -15,9 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote, urlsplit
 
-import latexcodec  # noqa: F401  (registers the "ulatex" codec used below)
 from pybtex.backends import html as html_backend
 from pybtex.backends import plaintext as plaintext_backend
 from pybtex.database import Entry, Person
@@ -36,6 +33,8 @@ from pybtex.style.template import (
     words,
 )
 
+from clinsite.identifiers import identifier_link, is_web_url, latex_to_text
+
 MAX_AUTHORS = 6
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -48,62 +47,7 @@ class FormattedReference:
     html: str
 
 
-# --- identifiers: which values may become links ---
-
-_DOI = re.compile(r"10\.[0-9]{4,9}/\S+")
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
-PMID = re.compile(r"[0-9]+")  # use with fullmatch
-PMCID = re.compile(r"PMC[0-9]+")
-_URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
-
-
-def normalize_doi(value: str) -> str | None:
-    """The bare DOI (``10.x/y``) of a DOI or doi.org URL, or None if it is not one."""
-    doi = _DOI_PREFIX.sub("", value.strip())
-    return doi if _DOI.fullmatch(doi) else None
-
-
-def is_web_url(value: str) -> bool:
-    """True for an absolute http(s) URL: the only URLs we ever turn into links."""
-    if _URL_FORBIDDEN.search(value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-
-
-# --- LaTeX, names, dates and pages as plain text ---
-
-_NEEDS_CODEC = re.compile(r"[\\$~]|--|``|''")
-_FORMAT_COMMAND = re.compile(
-    r"\\(?:emph|text(?:it|bf|sc|rm|sf|tt|up|md|sl|normal|superscript|subscript)"
-    r"|math(?:rm|it|bf)|mbox|url|NoCaseChange)\s*(?=\{)"
-    r"|\\(?:em|it|bf|sc|rm|sl|sf|tt|upshape|itshape)\b\s*"
-)
-_BRACE = re.compile(r"(?<!\\)[{}]")
-
-
-@lru_cache(maxsize=8192)
-def latex_to_text(value: str) -> str:
-    """Render a BibTeX field as plain text: accents decoded, braces dropped, case kept."""
-    words = value.split()
-    if _NEEDS_CODEC.search(value):
-        words = [_decode_word(w) for w in _FORMAT_COMMAND.sub("", value).split()]
-    text = _BRACE.sub("", " ".join(words)).replace("\\{", "{").replace("\\}", "}")
-    return " ".join(text.replace("\xa0", " ").split())
-
-
-@lru_cache(maxsize=8192)
-def _decode_word(word: str) -> str:
-    """latexcodec, one word at a time: it costs ~8 us per character, so plain words skip it."""
-    if not _NEEDS_CODEC.search(word):
-        return word
-    try:
-        return str(codecs.decode(word, "ulatex"))  # type: ignore[call-overload]
-    except (UnicodeError, ValueError):
-        return word  # e.g. a lone backslash: show it as written
+# --- names, dates and pages as plain text ---
 
 
 def is_others(person: Person) -> bool:
@@ -305,13 +249,8 @@ def link(children: list[Any], context: dict[str, Any], name: str) -> Text:
 
 def _identifier(name: str, value: str) -> BaseText:
     """The value, linked to its record when valid (only https links are ever built)."""
-    if name == "doi" and (doi := normalize_doi(value)):
-        return HRef("https://doi.org/" + quote(doi, safe="/:;()[]._-~!$&'*+,=@"), String(doi))
-    if name == "pmid" and PMID.fullmatch(value):
-        return HRef(f"https://pubmed.ncbi.nlm.nih.gov/{value}/", String(value))
-    if name == "pmcid" and PMCID.fullmatch(value):
-        return HRef(f"https://www.ncbi.nlm.nih.gov/pmc/articles/{value}/", String(value))
-    return HRef(value, String(value)) if name == "url" and is_web_url(value) else String(value)
+    target = identifier_link(name, value)
+    return HRef(target.url, String(target.text)) if target else String(value)
 
 
 # --- module-level fragments and templates ---

@@ -8,14 +8,13 @@ from pybtex.database import Entry
 from pybtex.database.input.bibtex import Parser
 
 from clinsite import vancouver
+from clinsite.identifiers import latex_to_text, normalize_doi
 from clinsite.vancouver import (
     FormattedReference,
     VancouverStyle,
     cited_date,
     format_entry,
-    latex_to_text,
     month_abbreviation,
-    normalize_doi,
     shorten_pages,
 )
 
