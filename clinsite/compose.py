@@ -16,9 +16,9 @@ from urllib.parse import unquote
 from markdown_it import MarkdownIt
 
 from clinsite.citations import CitationRegistry
-from clinsite.content import Document, Summary
-from clinsite.diagnostics import Diagnostic, Severity
+from clinsite.diagnostics import Diagnostic, Severity, did_you_mean, error, warning
 from clinsite.markdown import MarkdownProblem, PageEnv, render_markdown
+from clinsite.models import Document, Drug, Summary
 from clinsite.references import ReferenceStore
 
 
@@ -35,6 +35,7 @@ class ComposedPage:
 
     path: str
     bottom_line: tuple[tuple[str, str], ...]  # (audience or "all", HTML)
+    fields: Mapping[str, str]  # front-matter text fields as HTML, e.g. "dosing/0/regimen"
     body_html: str
     references: tuple[CitedReference, ...]
     links: tuple[str, ...]  # source paths of the content files it links to
@@ -78,10 +79,11 @@ def compose_document(md: MarkdownIt, doc: Document, store: ReferenceStore,
         registry=registry,
         describe=lambda key: store.get(key).text,
         resolve_link=targets.resolver(doc, root_prefix(doc.url), links),
-        check_uncited=isinstance(doc, Summary),
+        check_uncited=isinstance(doc, (Summary, Drug)),
     )
     diags: list[Diagnostic] = []
     bottom: list[tuple[str, str]] = []
+    fields: dict[str, str] = {}
     if isinstance(doc, Summary):
         for audience, text in doc.summary:
             path = ("summary",) if audience == "all" else ("summary", audience)
@@ -89,12 +91,79 @@ def compose_document(md: MarkdownIt, doc: Document, store: ReferenceStore,
             bottom.append((audience, rendered.html))
             diags.extend(_in_field(doc, path, text, p) for p in rendered.problems
                          if p.code != "uncited-claim")
+    elif isinstance(doc, Drug):
+        _FieldComposer(md, doc, env, fields, diags).drug()
     body = render_markdown(md, doc.body, env)
     diags.extend(_in_body(doc, p) for p in body.problems)
     refs = tuple(CitedReference(registry.number(key), key, tuple(registry.backlinks(key)))
                  for key in registry.order)
-    return ComposedPage(doc.path, tuple(bottom), body.html, refs, tuple(sorted(set(links))),
-                        tuple(diags))
+    return ComposedPage(doc.path, tuple(bottom), fields, body.html, refs,
+                        tuple(sorted(set(links))), tuple(diags))
+
+
+@dataclass(slots=True)
+class _FieldComposer:
+    """Renders a monograph's front-matter text fields in page order (so citation
+    numbers follow what the reader sees) and warns on clinical fields with no citation."""
+
+    md: MarkdownIt
+    doc: Drug
+    env: PageEnv
+    out: dict[str, str]
+    diags: list[Diagnostic]
+
+    def drug(self) -> None:
+        doc = self.doc
+        if doc.drug_class:
+            self.field(("class",), doc.drug_class, required=False)
+        if doc.mechanism:
+            self.field(("mechanism",), doc.mechanism)
+        for index, row in enumerate(doc.dosing):
+            before = len(self.env.registry.groups)
+            self.field(("dosing", index, "indication"), row.indication, required=False)
+            self.field(("dosing", index, "regimen"), row.regimen, required=False)
+            if row.notes:
+                self.field(("dosing", index, "notes"), row.notes, required=False)
+            self.cite_keys(index, row.cite)
+            if len(self.env.registry.groups) == before:
+                self.uncited(("dosing", index), "dosing row")
+        if doc.renal:
+            self.field(("renal",), doc.renal, block=True)
+        for name in ("adverse_effects", "interactions", "monitoring"):
+            for index, text in enumerate(getattr(doc, name)):
+                self.field((name, index), text)
+
+    def field(self, path: tuple[str | int, ...], text: str, *, required: bool = True,
+              block: bool = False) -> None:
+        """Render one text field; `required`: warn when it cites nothing."""
+        before = len(self.env.registry.groups)
+        rendered = render_markdown(self.md, text, self.env, inline=not block)
+        self.out["/".join(map(str, path))] = rendered.html
+        self.diags.extend(_in_field(self.doc, path, text, p) for p in rendered.problems
+                          if p.code != "uncited-claim")
+        if required and len(self.env.registry.groups) == before:
+            self.uncited(path, f"'{path[0]}'")
+
+    def cite_keys(self, index: int, keys: tuple[str, ...]) -> None:
+        """A dosing row's `cite: [keys]`, as one citation group after the row."""
+        known = []
+        for position, key in enumerate(keys):
+            if key in self.env.registry.known:
+                known.append(key)
+                continue
+            line, col = self.doc.front.pos(("dosing", index, "cite", position))
+            self.diags.append(error(self.doc.path, line, col, "unknown-citation",
+                                    f"unknown citation key '{key}'"
+                                    f"{did_you_mean(key, self.env.registry.known)}"))
+        if known:
+            group = "[" + "; ".join(f"@{key}" for key in known) + "]"
+            rendered = render_markdown(self.md, group, self.env, inline=True)
+            self.out[f"dosing/{index}/cite"] = rendered.html
+
+    def uncited(self, path: tuple[str | int, ...], what: str) -> None:
+        line, col = self.doc.front.pos(path)
+        self.diags.append(warning(self.doc.path, line, col, "uncited-claim",
+                                  f"{what} has no citation"))
 
 
 def _diagnostic(doc: Document, line: int, col: int, problem: MarkdownProblem) -> Diagnostic:
@@ -106,7 +175,7 @@ def _in_body(doc: Document, problem: MarkdownProblem) -> Diagnostic:
     return _diagnostic(doc, doc.body_line + problem.line0, problem.col0 + 1, problem)
 
 
-def _in_field(doc: Document, path: tuple[str, ...], text: str,
+def _in_field(doc: Document, path: tuple[str | int, ...], text: str,
               problem: MarkdownProblem) -> Diagnostic:
     """Find a problem inside a YAML string again in the file (scalars fold lines)."""
     lines = text.split("\n")

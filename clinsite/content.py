@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TypedDict
 
 from clinsite import gitdates
 from clinsite.config import AUDIENCES, SiteConfig
 from clinsite.diagnostics import Diagnostic, error
-from clinsite.frontmatter import YamlDoc, YamlPath, decode_source, parse_yaml, split_front_matter
+from clinsite.drugs import drug_from_front
+from clinsite.frontmatter import YamlDoc, decode_source, parse_yaml, split_front_matter
+from clinsite.models import (
+    Content,
+    Document,
+    Drug,
+    Page,
+    Review,
+    Reviewer,
+    ReviewStatus,
+    Summary,
+)
 from clinsite.schema import Fields
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 TAG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-SECTIONS = ("summaries", "pages")
+SECTIONS = ("summaries", "drugs", "pages")
 # Top-level URLs the generator itself uses; a plain page may not take them.
 RESERVED_SLUGS = frozenset({"summaries", "drugs", "board", "references", "tags", "search",
                             "api", "assets", "index", "404", "feed", "sitemap", "robots"})
@@ -31,58 +40,6 @@ SUMMARY_KEYS = ("title", "summary", "updated", "review", "evidence_current", "au
 REVIEW_KEYS = ("status", "reviewers", "reviewed", "next_review")
 PAGE_KEYS = ("title", "updated", "draft")
 BOARD_KEYS = ("id", "name", "credentials", "role", "affiliation", "disclosures")
-
-
-class ReviewStatus(StrEnum):
-    SUBMITTED = "submitted"
-    UNDER_REVIEW = "under-review"
-    APPROVED = "approved"
-
-    @property
-    def label(self) -> str:
-        return {"submitted": "Submitted", "under-review": "Under review",
-                "approved": "Approved"}[self.value]
-
-
-@dataclass(frozen=True, slots=True)
-class Review:
-    status: ReviewStatus
-    reviewers: tuple[str, ...] = ()
-    reviewed: dt.date | None = None
-    next_review: dt.date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """What every content file has: where it is, its title and its Markdown body."""
-
-    section: str
-    slug: str
-    path: str
-    title: str
-    updated: dt.date
-    body: str
-    body_line: int
-    text: str = field(repr=False)
-    front: YamlDoc = field(repr=False)
-    front_offset: int = 4  # index of the front matter's first character in `text`
-
-    @property
-    def url(self) -> str:
-        """Site-relative URL (no leading slash), e.g. ``summaries/x/``."""
-        return f"{self.slug}/" if self.section == "pages" else f"{self.section}/{self.slug}/"
-
-    def locate(self, path: YamlPath, needle: str, occurrence: int = 0) -> tuple[int, int]:
-        """File position of the n-th `needle` inside the YAML value at `path`."""
-        start, end = self.front.spans.get(path, (0, 0))
-        start += self.front_offset
-        end += self.front_offset
-        index = start - 1
-        for _ in range(occurrence + 1):
-            index = self.text.find(needle, index + 1, end)
-            if index < 0:
-                return self.front.pos(path)
-        return offset_to_position(self.text, index)
 
 
 class _Common(TypedDict):
@@ -96,46 +53,6 @@ class _Common(TypedDict):
     text: str
     front: YamlDoc
     front_offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Summary(Document):
-    summary: tuple[tuple[str, str], ...] = ()  # (audience or "all", Markdown)
-    review: Review = Review(ReviewStatus.SUBMITTED)
-    evidence_current: dt.date | None = None
-    audience: str = "clinician"
-    tags: tuple[str, ...] = ()
-    related: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Document):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Reviewer:
-    id: str
-    name: str
-    credentials: str
-    role: str
-    affiliation: str
-    disclosures: str
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    summaries: tuple[Summary, ...]
-    pages: tuple[Page, ...]
-
-    def all(self) -> tuple[Document, ...]:
-        return (*self.summaries, *self.pages)
-
-
-def offset_to_position(text: str, index: int) -> tuple[int, int]:
-    """1-based (line, col) of a character index."""
-    line_start = text.rfind("\n", 0, index) + 1
-    return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -197,11 +114,10 @@ def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnost
 
 def load_content(root: Path, config: SiteConfig, *,
                  drafts: bool = False) -> tuple[Content, list[Diagnostic]]:
-    """Read content/summaries and content/pages."""
+    """Read content/summaries, content/drugs and content/pages."""
     diags: list[Diagnostic] = []
     dates = gitdates.LastCommitDates(root)
-    summaries: list[Summary] = []
-    pages: list[Page] = []
+    found: dict[str, list[Document]] = {section: [] for section in SECTIONS}
     for section in SECTIONS:
         files, problems = source_files(root, section)
         diags.extend(problems)
@@ -217,15 +133,19 @@ def load_content(root: Path, config: SiteConfig, *,
             common = _Common(section=section, slug=file.stem, path=rel, body=body,
                              body_line=body_line, text=text, front=doc,
                              front_offset=text.index("\n") + 1)
+            item: Document | None
             if section == "summaries":
                 item = _summary(fields, common, updated, config)
-                if item is not None and (drafts or not fields.boolean("draft")):
-                    summaries.append(item)
+            elif section == "drugs":
+                item = drug_from_front(fields, common, updated, _review(fields, config))
             else:
-                page = _page(fields, common, updated)
-                if page is not None and (drafts or not fields.boolean("draft")):
-                    pages.append(page)
-    return Content(tuple(summaries), tuple(pages)), diags
+                item = _page(fields, common, updated)
+            if item is not None and (drafts or not fields.boolean("draft")):
+                found[section].append(item)
+    summaries = tuple(d for d in found["summaries"] if isinstance(d, Summary))
+    drugs = tuple(d for d in found["drugs"] if isinstance(d, Drug))
+    pages = tuple(d for d in found["pages"] if isinstance(d, Page))
+    return Content(summaries, pages, drugs), diags
 
 
 def _updated(fields: Fields, rel: str, dates: gitdates.LastCommitDates) -> dt.date | None:

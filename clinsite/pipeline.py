@@ -14,9 +14,10 @@ from pathlib import Path
 
 from clinsite import config as config_mod
 from clinsite.compose import ComposedPage, LinkTargets, compose_document
-from clinsite.content import Content, Summary, load_board, load_content
+from clinsite.content import load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
 from clinsite.markdown import PageEnv, make_markdown, render_markdown
+from clinsite.models import Content, Summary
 from clinsite.references import load_references
 from clinsite.render import Renderer, SiteView, TemplateFailure, generator, theme_assets
 from clinsite.resolve import (

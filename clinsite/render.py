@@ -18,8 +18,8 @@ import jinja2
 
 from clinsite import __version__
 from clinsite.compose import ComposedPage, root_prefix
-from clinsite.content import Document, Reviewer, ReviewStatus, Summary
 from clinsite.diagnostics import Diagnostic, error
+from clinsite.models import Document, Reviewer, ReviewStatus, Summary
 from clinsite.references import ReferenceStore
 
 THEME = Path(__file__).parent / "theme"

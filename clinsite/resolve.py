@@ -11,15 +11,15 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from clinsite.config import SiteConfig
-from clinsite.content import Content, Reviewer
 from clinsite.diagnostics import Diagnostic, did_you_mean, error, warning
+from clinsite.models import Content, Reviewer
 from clinsite.references import ReferenceStore
 
 
 def check_reviewers(content: Content, board: Mapping[str, Reviewer]) -> list[Diagnostic]:
-    """Every reviewer id names a board member; every summary has a reviewer."""
+    """Every reviewer id names a board member; every reviewed page has a reviewer."""
     found: list[Diagnostic] = []
-    for doc in content.summaries:
+    for doc in content.reviewed():
         for index, ident in enumerate(doc.review.reviewers):
             if ident not in board:
                 line, col = doc.front.pos(("review", "reviewers", index))
@@ -28,15 +28,16 @@ def check_reviewers(content: Content, board: Mapping[str, Reviewer]) -> list[Dia
                                    "reviewers are listed in content/board.yaml"))
         if not doc.review.reviewers:
             line, col = doc.front.key_pos(("review",))
+            what = "summary" if doc.section == "summaries" else "drug monograph"
             found.append(warning(doc.path, line, col, "no-reviewer",
-                                 "summary has no reviewer; add 'review.reviewers'"))
+                                 f"{what} has no reviewer; add 'review.reviewers'"))
     return found
 
 
 def check_reviews_due(content: Content, today: dt.date) -> list[Diagnostic]:
-    """A summary whose next review date has passed is overdue."""
+    """A summary or monograph whose next review date has passed is overdue."""
     found: list[Diagnostic] = []
-    for doc in content.summaries:
+    for doc in content.reviewed():
         due = doc.review.next_review
         if due is not None and due < today:
             key = "next_review" if "next_review" in doc.front.data.get("review", {}) else "reviewed"
@@ -62,7 +63,7 @@ def check_slugs(content: Content) -> list[Diagnostic]:
 
 def check_related(content: Content) -> list[Diagnostic]:
     """`related` names existing summaries (or drugs)."""
-    targets = {doc.slug for doc in content.summaries}
+    targets = {doc.slug for doc in (*content.summaries, *content.drugs)}
     found: list[Diagnostic] = []
     for doc in content.summaries:
         for index, slug in enumerate(doc.related):

@@ -6,7 +6,8 @@ import datetime as dt
 import subprocess
 
 from clinsite.config import load_config
-from clinsite.content import ReviewStatus, add_months, load_board, load_content
+from clinsite.content import add_months, load_board, load_content
+from clinsite.models import ReviewStatus
 from tests.conftest import summary
 
 

@@ -37,6 +37,7 @@ CERTAINTY_LABELS: Mapping[str, str] = {
     "low": "Low",
     "very-low": "Very low",
 }
+CERTAINTY_LEVELS: Mapping[str, int] = {"high": 4, "moderate": 3, "low": 2, "very-low": 1}
 # Allowed attributes of each block, with their allowed values; all are required.
 BLOCK_ATTRIBUTES: Mapping[str, Mapping[str, Mapping[str, str]]] = {
     **{name: {} for name in AUDIENCE_LABELS},
@@ -184,11 +185,14 @@ def _open_html(spec: BlockSpec) -> str:
     strength_label = STRENGTH_LABELS[strength]
     certainty_label = CERTAINTY_LABELS[certainty]
     aria = f"{strength_label}, {certainty_label.lower()} certainty evidence"
+    level = CERTAINTY_LEVELS[certainty]
+    scale = "⊕" * level + "◯" * (len(CERTAINTY_LEVELS) - level)  # GRADE's own notation
     return (
         f'<aside class="rec rec-{strength}" data-strength="{strength}"'
         f' data-certainty="{certainty}" aria-label="{aria}">'
         f'<p class="rec-head"><span class="rec-strength">{strength_label}</span>'
-        f' <span class="rec-certainty">{certainty_label} certainty of evidence</span></p>\n'
+        f' <span class="rec-certainty"><span class="rec-scale" aria-hidden="true">{scale}</span>'
+        f" {certainty_label} certainty of evidence</span></p>\n"
     )
 
 
