@@ -61,7 +61,13 @@ _SCHEME_HEAD_RE = re.compile(r"\A[^:/?#]*")
 _URL_SCHEME_RE = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9+.\-]*:|//)")
 _SLUG_DROP_RE = re.compile(r"[^\w\s-]")
 _SLUG_JOIN_RE = re.compile(r"[\s_-]+")
-_RESERVED_ID_RE = re.compile(r"(?:cite|ref|ref-text)-\d+")
+# Ids the page templates use themselves: citation anchors, and the sections the
+# theme adds around the body (a body heading "Dosing" must not take "dosing").
+_RESERVED_ID_RE = re.compile(
+    r"(?:cite|ref|ref-text)-\d+|main|bottom-line|key-facts|dosing|renal|adverse-effects"
+    r"|interactions|monitoring|related|cited-by|history|cite-this-page|references-heading"
+    r"|disclaimer-heading"
+)
 _NEEDLE_CHARS = 40
 
 

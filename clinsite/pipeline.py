@@ -17,7 +17,7 @@ from clinsite.compose import ComposedPage, LinkTargets, compose_document
 from clinsite.content import load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
 from clinsite.markdown import PageEnv, make_markdown, render_markdown
-from clinsite.models import Content, Summary
+from clinsite.models import Content
 from clinsite.references import load_references
 from clinsite.render import Renderer, SiteView, TemplateFailure, generator, theme_assets
 from clinsite.resolve import (
@@ -28,6 +28,7 @@ from clinsite.resolve import (
     check_slugs,
     check_unused_references,
 )
+from clinsite.views import LinkView, ViewContext
 from clinsite.writer import SiteWriter, UnsafeOutput, check_output_dir, recover
 
 SOURCE_FOLDERS = ("content", "references", "templates")
@@ -114,7 +115,10 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                     config.description, disclaimer_html,
                     f"{config.editorial_policy}/" if config.editorial_policy else None,
                     generator())
-    renderer = Renderer(root, site, board, store, today)
+    ctx = ViewContext(config.base_url, board, store, today,
+                      {doc.slug: doc for doc in (*content.summaries, *content.drugs)},
+                      linked_from(content, composed))
+    renderer = Renderer(root, site, ctx)
     writer = None
     if options.write and not failing:
         try:
@@ -144,18 +148,28 @@ def _render_all(renderer: Renderer, content: Content, composed: dict[str, Compos
                 output: _Output, root: Path, progress: Callable[[str], None] | None) -> None:
     """Render every page, listing and asset into `output`."""
     for doc in content.all():
-        page = composed[doc.path]
-        html = (renderer.render_summary(doc, page) if isinstance(doc, Summary)
-                else renderer.render_page(doc, page))
-        output.write(doc.url + "index.html", html)
+        output.write(doc.url + "index.html", renderer.render_document(doc, composed[doc.path]))
         if progress is not None:
             progress(doc.path)
-    output.write("index.html", renderer.render_home(content.summaries))
+    output.write("index.html", renderer.render_home(content.summaries, content.drugs))
     output.write("board/index.html", renderer.render_board())
     output.write("404.html", renderer.render_not_found())
     if output.writer is not None:
         for rel, source in theme_assets(root):
             output.writer.copy(rel, source)
+
+
+def linked_from(content: Content,
+                composed: dict[str, ComposedPage]) -> dict[str, tuple[LinkView, ...]]:
+    """For each page, the summaries that link to it or list it as related."""
+    by_slug = {doc.slug: doc.path for doc in content.all()}
+    found: dict[str, set[tuple[str, str]]] = {}
+    for doc in content.summaries:
+        targets = set(composed[doc.path].links)
+        targets.update(by_slug[slug] for slug in doc.related if slug in by_slug)
+        for target in targets - {doc.path}:
+            found.setdefault(target, set()).add((doc.title, doc.url))
+    return {path: tuple(LinkView(t, u) for t, u in sorted(links)) for path, links in found.items()}
 
 
 def _disclaimer(md: object, config: config_mod.SiteConfig, report: Report) -> str:

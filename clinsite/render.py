@@ -9,7 +9,7 @@ folder overrides it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -19,12 +19,10 @@ import jinja2
 from clinsite import __version__
 from clinsite.compose import ComposedPage, root_prefix
 from clinsite.diagnostics import Diagnostic, error
-from clinsite.models import Document, Reviewer, ReviewStatus, Summary
-from clinsite.references import ReferenceStore
+from clinsite.models import Document, Drug, Summary
+from clinsite.views import ViewContext, drug_view, page_view, reviewer_view, summary_view
 
 THEME = Path(__file__).parent / "theme"
-STEPS = (ReviewStatus.SUBMITTED, ReviewStatus.UNDER_REVIEW, ReviewStatus.APPROVED)
-AUDIENCE_LABELS = {"clinician": "For clinicians", "patient": "For patients", "all": ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,75 +35,6 @@ class SiteView:
     disclaimer_html: str
     policy_url: str | None  # site-relative
     generator: str
-
-
-@dataclass(frozen=True, slots=True)
-class StepView:
-    label: str
-    state: str  # "done", "current" or "todo"
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewerView:
-    id: str
-    name: str
-    credentials: str
-    role: str
-    affiliation: str
-    disclosures: str
-    url: str  # site-relative link to the board entry
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceView:
-    number: int
-    key: str
-    html: str
-    text: str
-    kind: str
-    kind_label: str
-    backlinks: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BottomLineView:
-    audience: str
-    label: str
-    html: str
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryView:
-    slug: str
-    title: str
-    url: str
-    canonical: str
-    status: str
-    status_label: str
-    approved: bool
-    steps: tuple[StepView, ...]
-    reviewers: tuple[ReviewerView, ...]
-    updated: dt.date
-    reviewed: dt.date | None
-    next_review: dt.date | None
-    overdue: bool
-    evidence_current: dt.date | None
-    audience: str
-    tags: tuple[str, ...]
-    bottom_line: tuple[BottomLineView, ...]
-    body_html: str
-    references: tuple[ReferenceView, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PageView:
-    slug: str
-    title: str
-    url: str
-    canonical: str
-    updated: dt.date
-    body_html: str
-    references: tuple[ReferenceView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,16 +104,13 @@ def _display_path(name: str, root: Path) -> str:
 
 
 class Renderer:
-    """Builds view models and renders them with the site's templates."""
+    """Renders view models with the site's templates."""
 
-    def __init__(self, root: Path, site: SiteView, board: Mapping[str, Reviewer],
-                 store: ReferenceStore, today: dt.date) -> None:
+    def __init__(self, root: Path, site: SiteView, ctx: ViewContext) -> None:
         self.root = root
         self.env = make_environment(root)
         self.site = site
-        self.board = board
-        self.store = store
-        self.today = today
+        self.ctx = ctx
 
     def render(self, template: str, url: str, *, root: str | None = None,
                **context: object) -> str:
@@ -198,57 +124,27 @@ class Renderer:
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             raise TemplateFailure(template_diagnostic(exc, self.root)) from exc
 
-    def references(self, composed: ComposedPage) -> tuple[ReferenceView, ...]:
-        views = []
-        for cited in composed.references:
-            ref = self.store.get(cited.key)
-            views.append(ReferenceView(cited.number, cited.key, ref.html, ref.text, ref.kind,
-                                       ref.kind_label, cited.backlinks))
-        return tuple(views)
+    def render_document(self, doc: Document, composed: ComposedPage) -> str:
+        """A summary, drug monograph or plain page."""
+        if isinstance(doc, Summary):
+            return self.render("summary.html", doc.url, page=summary_view(doc, composed, self.ctx))
+        if isinstance(doc, Drug):
+            return self.render("drug.html", doc.url, page=drug_view(doc, composed, self.ctx))
+        return self.render("page.html", doc.url, page=page_view(doc, composed, self.ctx))
 
-    def reviewer(self, ident: str) -> ReviewerView:
-        r = self.board[ident]
-        return ReviewerView(r.id, r.name, r.credentials, r.role, r.affiliation, r.disclosures,
-                            f"board/#{r.id}")
-
-    def summary_view(self, doc: Summary, composed: ComposedPage) -> SummaryView:
-        status = doc.review.status
-        current = STEPS.index(status)
-        steps = tuple(StepView(s.label, "done" if i < current else
-                               "current" if i == current else "todo")
-                      for i, s in enumerate(STEPS))
-        next_review = doc.review.next_review
-        return SummaryView(
-            slug=doc.slug, title=doc.title, url=doc.url, canonical=self.site.base_url + doc.url,
-            status=status.value, status_label=status.label,
-            approved=status is ReviewStatus.APPROVED, steps=steps,
-            reviewers=tuple(self.reviewer(r) for r in doc.review.reviewers if r in self.board),
-            updated=doc.updated, reviewed=doc.review.reviewed, next_review=next_review,
-            overdue=next_review is not None and next_review < self.today,
-            evidence_current=doc.evidence_current, audience=doc.audience, tags=doc.tags,
-            bottom_line=tuple(BottomLineView(a, AUDIENCE_LABELS[a], h)
-                              for a, h in composed.bottom_line),
-            body_html=composed.body_html, references=self.references(composed),
-        )
-
-    def render_summary(self, doc: Summary, composed: ComposedPage) -> str:
-        return self.render("summary.html", doc.url, page=self.summary_view(doc, composed))
-
-    def render_page(self, doc: Document, composed: ComposedPage) -> str:
-        view = PageView(doc.slug, doc.title, doc.url, self.site.base_url + doc.url, doc.updated,
-                        composed.body_html, self.references(composed))
-        return self.render("page.html", doc.url, page=view)
-
-    def render_home(self, summaries: Iterable[Summary]) -> str:
+    def render_home(self, summaries: Iterable[Summary], drugs: Iterable[Drug]) -> str:
         items = sorted((ListingView(s.title, s.url, s.review.status.value,
                                     s.review.status.label, s.updated, s.tags)
                         for s in summaries), key=lambda v: (v.title.lower(), v.url))
         recent = sorted(items, key=lambda v: (v.updated, v.url), reverse=True)[:10]
-        return self.render("home.html", "", summaries=items, recent=recent,
+        monographs = sorted((ListingView(d.title, d.url, d.review.status.value,
+                                         d.review.status.label, d.updated, ())
+                             for d in drugs), key=lambda v: (v.title.lower(), v.url))
+        return self.render("home.html", "", summaries=items, recent=recent, drugs=monographs,
                            canonical=self.site.base_url)
 
     def render_board(self) -> str:
-        members = tuple(self.reviewer(i) for i in sorted(self.board))
+        members = tuple(reviewer_view(self.ctx.board[i]) for i in sorted(self.ctx.board))
         return self.render("board.html", "board/", members=members,
                            canonical=self.site.base_url + "board/")
 

@@ -15,6 +15,8 @@ from tests.conftest import REPO, summary
 
 COLD_SORE = "summaries/cold-sore-not-settling-on-valacyclovir/index.html"
 SIGNS = "summaries/resistance-signs-immunocompromised/index.html"
+PATIENT = "summaries/cold-sore-patient-guide/index.html"
+DRUG = "drugs/valacyclovir/index.html"
 
 
 def ref_list(html: str) -> list[tuple[int, str, list[str]]]:
@@ -50,9 +52,9 @@ def test_sample_site_has_every_page(sample_site: Path):
     files = sorted(p.relative_to(sample_site).as_posix() for p in sample_site.rglob("*")
                    if p.is_file())
     assert files == [
-        ".clinsite-output", "404.html", "about/index.html", "assets/clinsite.css",
-        "board/index.html", "editorial-policy/index.html", "index.html", COLD_SORE, SIGNS,
-        "valacyclovir/index.html",
+        ".clinsite-output", "404.html", "about/index.html", "assets/clinsite-head.js",
+        "assets/clinsite.css", "assets/clinsite.js", "board/index.html", DRUG,
+        "editorial-policy/index.html", "index.html", COLD_SORE, PATIENT, SIGNS,
     ]
 
 
@@ -118,7 +120,7 @@ def test_summary_page_trust_signals(sample_site: Path):
     assert '<a href="../../editorial-policy/">Read our editorial policy</a>' in html
     assert '<link rel="canonical" href="https://example.org/clinical/summaries/' \
            'cold-sore-not-settling-on-valacyclovir/">' in html
-    assert '<a href="../../valacyclovir/">' in html  # a .md link became the page URL
+    assert '<a href="../../drugs/valacyclovir/">' in html  # a .md link became the page URL
     board = (sample_site / "board/index.html").read_text()
     assert 'id="a-example"' in board
 
@@ -243,7 +245,7 @@ def test_build_py_and_module_match_the_cli(tmp_path):
          for p in (tmp_path / "build-py").rglob("*") if p.is_file()}
     b = {p.relative_to(tmp_path / "build"): p.read_bytes()
          for p in (tmp_path / "build").rglob("*") if p.is_file()}
-    assert a == b and len(a) == 10
+    assert a == b and len(a) == 13
 
 
 def test_two_builds_are_byte_identical(tmp_path, runner):
