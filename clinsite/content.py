@@ -112,11 +112,12 @@ def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnost
     return doc, split.body, split.body_line, source.text
 
 
-def load_content(root: Path, config: SiteConfig, *,
-                 drafts: bool = False) -> tuple[Content, list[Diagnostic]]:
+def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
+                 dates: gitdates.LastCommitDates | None = None,
+                 ) -> tuple[Content, list[Diagnostic]]:
     """Read content/summaries, content/drugs and content/pages."""
     diags: list[Diagnostic] = []
-    dates = gitdates.LastCommitDates(root)
+    dates = dates or gitdates.LastCommitDates(root)
     found: dict[str, list[Document]] = {section: [] for section in SECTIONS}
     for section in SECTIONS:
         files, problems = source_files(root, section)

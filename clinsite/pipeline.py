@@ -16,10 +16,12 @@ from clinsite import config as config_mod
 from clinsite.compose import ComposedPage, LinkTargets, compose_document
 from clinsite.content import load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
+from clinsite.emit import Output, emit_site
+from clinsite.gitdates import LastCommitDates
 from clinsite.markdown import PageEnv, make_markdown, render_markdown
 from clinsite.models import Content
 from clinsite.references import load_references
-from clinsite.render import Renderer, SiteView, TemplateFailure, generator, theme_assets
+from clinsite.render import Renderer, SiteView, TemplateFailure, generator
 from clinsite.resolve import (
     check_policy_page,
     check_related,
@@ -28,6 +30,7 @@ from clinsite.resolve import (
     check_slugs,
     check_unused_references,
 )
+from clinsite.search import index_site
 from clinsite.views import LinkView, ViewContext
 from clinsite.writer import SiteWriter, UnsafeOutput, check_output_dir, recover
 
@@ -61,19 +64,6 @@ class BuildResult:
         return self.usage_error is None and self.report.errors == 0
 
 
-@dataclass(slots=True)
-class _Output:
-    """Where rendered files go: the writer, or nowhere for `check`."""
-
-    writer: SiteWriter | None
-    count: int = 0
-
-    def write(self, rel: str, text: str) -> None:
-        self.count += rel.endswith(".html")
-        if self.writer is not None:
-            self.writer.write(rel, text)
-
-
 def build(options: BuildOptions, progress: Callable[[str], None] | None = None) -> BuildResult:
     """Load, check, render and (unless checking) write the site."""
     started = time.perf_counter()
@@ -91,7 +81,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     report.extend(problems)
     store, problems = load_references(root)
     report.extend(problems)
-    content, problems = load_content(root, config, drafts=options.drafts)
+    git = LastCommitDates(root)
+    content, problems = load_content(root, config, drafts=options.drafts, dates=git)
     report.extend(problems)
     # 5. Cross-file checks need everything loaded.
     report.extend(check_reviewers(content, board))
@@ -117,7 +108,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                     generator())
     ctx = ViewContext(config.base_url, board, store, today,
                       {doc.slug: doc for doc in (*content.summaries, *content.drugs)},
-                      linked_from(content, composed))
+                      linked_from(content, composed), config.title, config.publisher,
+                      config.language, git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx)
     writer = None
     if options.write and not failing:
@@ -128,35 +120,23 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
             return _finish(result, options, started)
         recover(options.out_dir)
         writer = SiteWriter(options.out_dir)
-    output = _Output(writer)
+    output = Output(writer)
     try:
         try:
-            _render_all(renderer, content, composed, output, root, progress)
+            emit_site(renderer, content, composed, config, output, root, progress)
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
+        if writer is not None and not report.errors:
+            # Search indexes the finished pages, before they replace the old site.
+            report.extend(d for d in [index_site(writer.tmp)] if d is not None)
         if writer is not None and not report.errors:
             writer.commit()
             result.written = True
     finally:
         if writer is not None and not result.written:
             writer.abort()  # the previous output stays exactly as it was
-    result.pages = output.count
+    result.pages = output.pages
     return _finish(result, options, started)
-
-
-def _render_all(renderer: Renderer, content: Content, composed: dict[str, ComposedPage],
-                output: _Output, root: Path, progress: Callable[[str], None] | None) -> None:
-    """Render every page, listing and asset into `output`."""
-    for doc in content.all():
-        output.write(doc.url + "index.html", renderer.render_document(doc, composed[doc.path]))
-        if progress is not None:
-            progress(doc.path)
-    output.write("index.html", renderer.render_home(content.summaries, content.drugs))
-    output.write("board/index.html", renderer.render_board())
-    output.write("404.html", renderer.render_not_found())
-    if output.writer is not None:
-        for rel, source in theme_assets(root):
-            output.writer.copy(rel, source)
 
 
 def linked_from(content: Content,

@@ -9,7 +9,7 @@ folder overrides it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +19,7 @@ import jinja2
 from clinsite import __version__
 from clinsite.compose import ComposedPage, root_prefix
 from clinsite.diagnostics import Diagnostic, error
+from clinsite.listings import IndexEntry, TagView, home_listings
 from clinsite.models import Document, Drug, Summary
 from clinsite.views import ViewContext, drug_view, page_view, reviewer_view, summary_view
 
@@ -35,16 +36,6 @@ class SiteView:
     disclaimer_html: str
     policy_url: str | None  # site-relative
     generator: str
-
-
-@dataclass(frozen=True, slots=True)
-class ListingView:
-    title: str
-    url: str
-    status: str
-    status_label: str
-    updated: dt.date
-    tags: tuple[str, ...]
 
 
 class TemplateFailure(Exception):
@@ -132,16 +123,25 @@ class Renderer:
             return self.render("drug.html", doc.url, page=drug_view(doc, composed, self.ctx))
         return self.render("page.html", doc.url, page=page_view(doc, composed, self.ctx))
 
-    def render_home(self, summaries: Iterable[Summary], drugs: Iterable[Drug]) -> str:
-        items = sorted((ListingView(s.title, s.url, s.review.status.value,
-                                    s.review.status.label, s.updated, s.tags)
-                        for s in summaries), key=lambda v: (v.title.lower(), v.url))
-        recent = sorted(items, key=lambda v: (v.updated, v.url), reverse=True)[:10]
-        monographs = sorted((ListingView(d.title, d.url, d.review.status.value,
-                                         d.review.status.label, d.updated, ())
-                             for d in drugs), key=lambda v: (v.title.lower(), v.url))
+    def render_home(self, summaries: Iterable[Summary], drugs: Iterable[Drug],
+                    tags: Sequence[TagView]) -> str:
+        items, recent, monographs = home_listings(summaries, drugs)
         return self.render("home.html", "", summaries=items, recent=recent, drugs=monographs,
-                           canonical=self.site.base_url)
+                           tags=tags, canonical=self.site.base_url)
+
+    def render_references(self, entries: Sequence[IndexEntry]) -> str:
+        return self.render("references.html", "references/", entries=entries,
+                           canonical=self.site.base_url + "references/")
+
+    def render_tags(self, tags: Sequence[TagView]) -> str:
+        return self.render("tags.html", "tags/", tags=tags,
+                           canonical=self.site.base_url + "tags/")
+
+    def render_tag(self, tag: TagView) -> str:
+        return self.render("tag.html", tag.url, tag=tag, canonical=self.site.base_url + tag.url)
+
+    def render_search(self) -> str:
+        return self.render("search.html", "search/", canonical=self.site.base_url + "search/")
 
     def render_board(self) -> str:
         members = tuple(reviewer_view(self.ctx.board[i]) for i in sorted(self.ctx.board))

@@ -9,18 +9,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html import unescape as html_unescape
 
 from markupsafe import Markup
 
+from clinsite.citeformats import PageCitation, vancouver
 from clinsite.compose import ComposedPage
+from clinsite.gitdates import Revision
+from clinsite.metadata import PageFacts, highwire_tags, json_ld, script_json
 from clinsite.models import Document, Drug, Reviewed, Reviewer, ReviewStatus, Summary
 from clinsite.references import ReferenceStore
 
 STEPS = (ReviewStatus.SUBMITTED, ReviewStatus.UNDER_REVIEW, ReviewStatus.APPROVED)
 AUDIENCE_LABELS = {"clinician": "For clinicians", "patient": "For patients", "all": ""}
+_ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+CITE_FILES = (("BibTeX", "cite.bib"), ("RIS", "cite.ris"), ("CSL-JSON", "cite.json"))
 _H2 = re.compile(r'<h2 id="([^"<>]+)">(.*?)</h2>')
 _TAG = re.compile(r"<[^>]*>")
+_CITE_SUP = re.compile(r'<sup class="cite[^"]*"[^>]*>.*?</sup>', re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,22 @@ class ReferenceView:
     kind: str
     kind_label: str
     backlinks: tuple[str, ...]
+    anchor: str  # id of this reference on the site-wide references page
+
+
+@dataclass(frozen=True, slots=True)
+class CiteView:
+    """"Cite this page": the formatted citation and the three download files."""
+
+    text: str
+    files: tuple[tuple[str, str], ...]  # (label, file name next to the page)
+
+
+@dataclass(frozen=True, slots=True)
+class MetaView:
+    description: str
+    tags: tuple[tuple[str, str], ...]  # Highwire (name, content)
+    json_ld: Markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +121,9 @@ class SummaryView:
     toc: tuple[TocEntry, ...]
     references: tuple[ReferenceView, ...]
     related: tuple[LinkView, ...]
+    cite: CiteView
+    meta: MetaView
+    history: tuple[Revision, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +154,9 @@ class DrugView:
     toc: tuple[TocEntry, ...]
     references: tuple[ReferenceView, ...]
     cited_by: tuple[LinkView, ...]
+    cite: CiteView
+    meta: MetaView
+    history: tuple[Revision, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +199,17 @@ def review_view(doc: Reviewed, board: Mapping[str, Reviewer], today: dt.date,
     )
 
 
+def reference_anchor(key: str) -> str:
+    """A stable, safe id for a reference on the references page (keys may hold `:/.`)."""
+    return "source-" + _ANCHOR_UNSAFE.sub("-", key)
+
+
 def reference_views(composed: ComposedPage, store: ReferenceStore) -> tuple[ReferenceView, ...]:
     views = []
     for cited in composed.references:
         ref = store.get(cited.key)
         views.append(ReferenceView(cited.number, cited.key, Markup(ref.html), ref.text, ref.kind,
-                                   ref.kind_label, cited.backlinks))
+                                   ref.kind_label, cited.backlinks, reference_anchor(cited.key)))
     return tuple(views)
 
 
@@ -189,13 +223,42 @@ class ViewContext:
     today: dt.date
     pages_by_slug: Mapping[str, Document]
     linked_from: Mapping[str, tuple[LinkView, ...]]  # target path -> pages linking to it
+    site_title: str = ""
+    publisher: str = ""
+    language: str = "en"
+    history: Mapping[str, tuple[Revision, ...]] = field(default_factory=dict)
+
+    def citation(self, doc: Document) -> PageCitation:
+        return PageCitation(doc.slug, doc.title, self.publisher, self.site_title,
+                            self.base_url + doc.url, doc.updated, self.today, self.language)
+
+    def extras(self, doc: Reviewed, composed: ComposedPage, description: str,
+               audience: str) -> tuple[CiteView, MetaView]:
+        """"Cite this page" and the machine-readable metadata of a reviewed page."""
+        refs = [self.store.get(c.key) for c in composed.references]
+        reviewers = [(self.board[r].name, self.board[r].credentials)
+                     for r in doc.review.reviewers if r in self.board]
+        facts = PageFacts(doc.title, description, self.base_url + doc.url, self.publisher,
+                          self.site_title, doc.updated, doc.review.reviewed, reviewers,
+                          audience, self.language, refs)
+        cite = CiteView(vancouver(self.citation(doc)), CITE_FILES)
+        meta = MetaView(description, tuple(highwire_tags(facts)), script_json(json_ld(facts)))
+        return cite, meta
 
     def link(self, slug: str) -> LinkView | None:
         doc = self.pages_by_slug.get(slug)
         return None if doc is None else LinkView(doc.title, doc.url)
 
 
+def plain_text(html: str, limit: int = 300) -> str:
+    """Tag-free, whitespace-folded text for descriptions (entities stay escaped)."""
+    text = " ".join(_TAG.sub("", _CITE_SUP.sub("", html)).split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def summary_view(doc: Summary, composed: ComposedPage, ctx: ViewContext) -> SummaryView:
+    description = plain_text(composed.bottom_line[0][1]) if composed.bottom_line else doc.title
+    cite, meta = ctx.extras(doc, composed, html_unescape(description), doc.audience)
     return SummaryView(
         slug=doc.slug, title=doc.title, url=doc.url, canonical=ctx.base_url + doc.url,
         review=review_view(doc, ctx.board, ctx.today, doc.evidence_current),
@@ -205,6 +268,7 @@ def summary_view(doc: Summary, composed: ComposedPage, ctx: ViewContext) -> Summ
         body_html=Markup(composed.body_html), toc=table_of_contents(composed.body_html),
         references=reference_views(composed, ctx.store),
         related=tuple(link for slug in doc.related if (link := ctx.link(slug)) is not None),
+        cite=cite, meta=meta, history=ctx.history.get(doc.path, ()),
     )
 
 
@@ -217,6 +281,8 @@ def drug_view(doc: Drug, composed: ComposedPage, ctx: ViewContext) -> DrugView:
     def items(name: str, count: int) -> tuple[Markup, ...]:
         return tuple(html(f"{name}/{i}") for i in range(count))
 
+    description = f"Drug monograph: {doc.title}. " + plain_text(field.get("class", ""))
+    cite, meta = ctx.extras(doc, composed, html_unescape(description.strip()), doc.audience)
     dosing = tuple(DosingView(html(f"dosing/{i}/indication"), html(f"dosing/{i}/regimen"),
                               html(f"dosing/{i}/notes"), html(f"dosing/{i}/cite"))
                    for i in range(len(doc.dosing)))
@@ -231,6 +297,7 @@ def drug_view(doc: Drug, composed: ComposedPage, ctx: ViewContext) -> DrugView:
         body_html=Markup(composed.body_html), toc=table_of_contents(composed.body_html),
         references=reference_views(composed, ctx.store),
         cited_by=ctx.linked_from.get(doc.path, ()),
+        cite=cite, meta=meta, history=ctx.history.get(doc.path, ()),
     )
 
 

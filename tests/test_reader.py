@@ -118,7 +118,8 @@ def test_audience_blocks_are_labelled_and_the_choice_is_a_form(make_site, runner
     assert re.search(r'<div class="audience audience-patient" data-audience="patient">'
                      r'<p class="audience-label">For patients</p>', html)
     assert '<div class="audience-part" data-audience="clinician">' in html
-    assert '<form class="audience-choice" data-audience-choice hidden>' in html
+    assert ('<form class="audience-choice" data-audience-choice data-pagefind-ignore hidden>'
+            in html)
     assert "<legend>Which best describes you?</legend>" in html
     assert re.findall(r'<input type="radio" name="audience" value="(\w+)">', html) == [
         "clinician", "patient", "all"]

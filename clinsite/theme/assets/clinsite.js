@@ -112,9 +112,45 @@
     });
   }
 
+  /* "Cite this page": copy the formatted citation, with today's date as the
+     date cited (the page shows the date it was built). */
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  function setUpCopy() {
+    document.querySelectorAll("button[data-copy-target]").forEach(function (button) {
+      if (!navigator.clipboard) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy-target"));
+        var now = new Date();
+        var today = now.getFullYear() + " " + MONTHS[now.getMonth()] + " " + now.getDate();
+        var text = source.textContent.replace(/cited \d{4} [A-Z][a-z]{2} \d{1,2}\]/, "cited " + today + "]");
+        var status = button.parentNode.querySelector("[data-copy-status]");
+        navigator.clipboard.writeText(text).then(function () {
+          button.textContent = "Copied";
+          if (status) { status.textContent = "Citation copied to the clipboard."; }
+          setTimeout(function () { button.textContent = "Copy citation"; }, 2000);
+        }, function () {
+          if (status) { status.textContent = "Could not copy; select the citation text instead."; }
+        });
+      });
+    });
+  }
+
+  /* Search page: Pagefind's UI, started with the query from the header box. */
+  function setUpSearch() {
+    var box = document.querySelector("[data-search-ui]");
+    if (!box || typeof window.PagefindUI !== "function") { return; }
+    var ui = new window.PagefindUI({ element: "#" + box.id, showSubResults: true, resetStyles: false });
+    var query = new URLSearchParams(window.location.search).get("q");
+    if (query) { ui.triggerSearch(query); }
+  }
+
   function start() {
     setUpAudience();
     setUpPreviews();
+    setUpCopy();
+    setUpSearch();
   }
 
   if (document.readyState === "loading") {

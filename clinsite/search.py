@@ -1,0 +1,147 @@
+"""The written pages -> an offline full-text search index (Pagefind).
+
+Runs the Pagefind binary that the `pagefind_bin` package ships, on the
+temporary output folder before it is swapped in, so a failed indexing fails
+the build like any other step. Pages mark what is indexed
+(`data-pagefind-body`) and their filters (tag, review status, kind).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from clinsite.diagnostics import Diagnostic, error
+
+BUNDLE = "pagefind"
+
+
+def index_site(site_dir: Path) -> Diagnostic | None:
+    """Write the search bundle into `site_dir`/pagefind; a diagnostic if it failed."""
+    try:
+        import pagefind_bin
+    except ImportError:
+        return error("site.yaml", 0, 0, "search-index",
+                     "search needs the 'pagefind_bin' package: pip install pagefind_bin")
+    try:
+        done = subprocess.run(
+            [str(pagefind_bin.get_executable()), "--site", str(site_dir),
+             "--output-subdir", BUNDLE, "--silent"],
+            capture_output=True, text=True, timeout=600,
+        )
+    except (OSError, subprocess.TimeoutExpired, FileNotFoundError) as exc:
+        return error("site.yaml", 0, 0, "search-index", f"search indexing failed: {exc}")
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        return error("site.yaml", 0, 0, "search-index",
+                     f"search indexing failed: {detail[-1] if detail else done.returncode}")
+    try:
+        canonicalise(site_dir / BUNDLE)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return error("site.yaml", 0, 0, "search-index",
+                     f"search index has an unexpected layout ({exc}); "
+                     "this clinsite supports Pagefind 1.x")
+    return None
+
+
+# --- reproducible output ---------------------------------------------------------
+# Pagefind writes its filter indexes from hash maps, so the order of filter names
+# and values (and so the bytes and file names) changes from run to run. SPEC §7
+# promises a byte-identical site for the same inputs; `canonicalise` rewrites the
+# filter files and the language meta file in sorted order under content hashes.
+# The files are "pagefind_dcd" + CBOR (arrays, text, unsigned integers), gzipped.
+
+_SIGNATURE = b"pagefind_dcd"
+
+
+def canonicalise(bundle: Path) -> None:
+    """Make the Pagefind bundle in `bundle` a function of its content only."""
+    entry_file = bundle / "pagefind-entry.json"
+    entry = json.loads(entry_file.read_text(encoding="utf-8"))
+    for lang, info in sorted(entry.get("languages", {}).items()):
+        meta_file = bundle / f"pagefind.{info['hash']}.pf_meta"
+        meta = _read(meta_file)
+        renamed = []
+        for name, old in meta[3]:
+            filter_file = bundle / "filter" / f"{old}.pf_filter"
+            fname, values = _read(filter_file)
+            data = _encode([fname, sorted(values, key=lambda v: v[0])])
+            new = f"{lang}_{_digest(data)[:7]}"
+            filter_file.unlink()
+            _write(bundle / "filter" / f"{new}.pf_filter", data)
+            renamed.append([name, new])
+        meta[3] = sorted(renamed)
+        data = _encode(meta)
+        meta_file.unlink()
+        info["hash"] = f"{lang}_{_digest(data)[:10]}"
+        _write(bundle / f"pagefind.{info['hash']}.pf_meta", data)
+    entry_file.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")),
+                          encoding="utf-8")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read(path: Path) -> Any:
+    raw = gzip.decompress(path.read_bytes())
+    if not raw.startswith(_SIGNATURE):
+        raise ValueError(f"{path.name}: not a Pagefind index file")
+    value, _ = _decode(raw, len(_SIGNATURE))
+    return value
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def _decode(data: bytes, pos: int) -> tuple[Any, int]:
+    head = data[pos]
+    major, info = head >> 5, head & 31
+    pos += 1
+    if info < 24:
+        length = info
+    elif info <= 27:
+        size = 1 << (info - 24)
+        length = int.from_bytes(data[pos:pos + size], "big")
+        pos += size
+    else:
+        raise ValueError("unsupported CBOR item in Pagefind index")
+    if major == 0:
+        return length, pos
+    if major == 3:
+        return data[pos:pos + length].decode("utf-8"), pos + length
+    if major == 4:
+        items = []
+        for _ in range(length):
+            item, pos = _decode(data, pos)
+            items.append(item)
+        return items, pos
+    raise ValueError("unsupported CBOR item in Pagefind index")
+
+
+def _head(major: int, length: int) -> bytes:
+    if length < 24:
+        return bytes([major << 5 | length])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if length < 1 << (8 * size):
+            return bytes([major << 5 | info]) + length.to_bytes(size, "big")
+    raise ValueError("number too large for CBOR")
+
+
+def _encode(value: Any) -> bytes:
+    def item(v: Any) -> bytes:
+        if isinstance(v, bool) or v is None:
+            raise ValueError("unsupported value in Pagefind index")
+        if isinstance(v, int):
+            return _head(0, v)
+        if isinstance(v, str):
+            raw = v.encode("utf-8")
+            return _head(3, len(raw)) + raw
+        return _head(4, len(v)) + b"".join(item(x) for x in v)
+
+    return _SIGNATURE + item(value)
