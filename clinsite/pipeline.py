@@ -105,7 +105,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     site = SiteView(config.title, config.publisher, config.language, config.base_url,
                     config.description, disclaimer_html,
                     f"{config.editorial_policy}/" if config.editorial_policy else None,
-                    generator())
+                    generator(), tuple(sorted((p.title, p.url) for p in content.pages)))
     ctx = ViewContext(config.base_url, board, store, today,
                       {doc.slug: doc for doc in (*content.summaries, *content.drugs)},
                       linked_from(content, composed), config.title, config.publisher,

@@ -36,6 +36,7 @@ class SiteView:
     disclaimer_html: str
     policy_url: str | None  # site-relative
     generator: str
+    pages: tuple[tuple[str, str], ...] = ()  # (title, site-relative URL) of plain pages
 
 
 class TemplateFailure(Exception):
