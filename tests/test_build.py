@@ -51,9 +51,10 @@ def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sample_site_has_every_page(sample_site: Path):
     files = sorted(p.relative_to(sample_site).as_posix() for p in sample_site.rglob("*")
-                   if p.is_file() and not p.relative_to(sample_site).parts[0] == "pagefind")
+                   if p.is_file() and p.relative_to(sample_site).parts[0] != "pagefind")
     cite = ("cite.bib", "cite.json", "cite.ris", "index.html")
-    pages = [f"{base.removesuffix('index.html')}{name}" for base in (DRUG, COLD_SORE, PATIENT, SIGNS)
+    pages = [f"{base.removesuffix('index.html')}{name}"
+             for base in (DRUG, COLD_SORE, PATIENT, SIGNS)
              for name in cite]
     assert files == sorted([
         ".clinsite-output", "404.html", "about/index.html", "api/summaries.json",
