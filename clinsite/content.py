@@ -8,6 +8,7 @@ reviewer ids) at the exact text in the file.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import TypedDict
@@ -68,6 +69,24 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, 28)
 
 
+def check_symlinks(root: Path, folders: tuple[str, ...]) -> list[Diagnostic]:
+    """Symbolic links in the source folders that lead outside the site root are refused:
+    a build must never publish (or template from) a file from elsewhere on the machine."""
+    real_root = root.resolve()
+    found: list[Diagnostic] = []
+    for folder in folders:
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            for name in sorted([*dirnames, *filenames]):
+                path = Path(dirpath) / name
+                if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                    found.append(error(path.relative_to(root).as_posix(), 1, 1, "unsafe-symlink",
+                                       "symbolic link points outside the site root; refused"))
+    return sorted(found)
+
+
 def source_files(root: Path, folder: str) -> tuple[list[tuple[str, Path]], list[Diagnostic]]:
     """The `.md` files of one content folder, sorted, with symlinks out of the root refused."""
     base = root / "content" / folder
@@ -81,9 +100,7 @@ def source_files(root: Path, folder: str) -> tuple[list[tuple[str, Path]], list[
         if file.name.startswith(".") or (file.is_dir() and not file.is_symlink()):
             continue
         if file.is_symlink() and not file.resolve().is_relative_to(real_root):
-            diags.append(error(rel, 1, 1, "unsafe-symlink",
-                               "symbolic link points outside the site root; refused"))
-            continue
+            continue  # reported once by check_symlinks
         if file.suffix != ".md":
             continue
         if not SLUG.fullmatch(file.stem):

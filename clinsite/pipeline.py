@@ -14,7 +14,7 @@ from pathlib import Path
 
 from clinsite import config as config_mod
 from clinsite.compose import ComposedPage, LinkTargets, compose_document
-from clinsite.content import load_board, load_content
+from clinsite.content import check_symlinks, load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
 from clinsite.emit import Output, emit_site
 from clinsite.gitdates import LastCommitDates
@@ -77,6 +77,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         return _finish(result, options, started)
     today = config_mod.today()
     # 2-4. Load every input; each loader reports all its problems.
+    report.extend(check_symlinks(root, SOURCE_FOLDERS))
     board, problems = load_board(root)
     report.extend(problems)
     store, problems = load_references(root)

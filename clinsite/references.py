@@ -182,7 +182,10 @@ def load_references(root: Path) -> tuple[ReferenceStore, list[Diagnostic]]:
     first_by_folded_key: dict[str, _Record] = {}
     problems: list[Diagnostic] = []
     macros = string_macros()  # @string carries across files, as in BibTeX
+    real_root = root.resolve()
     for path in sorted((root / "references").glob("*.bib")):
+        if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+            continue  # refused, and reported, by content.check_symlinks
         rel = path.relative_to(root).as_posix()
         for record in _load_file(path, rel, macros, problems):
             folded = record.key.casefold()

@@ -24,6 +24,13 @@ from clinsite.models import Document, Drug, Summary
 from clinsite.views import ViewContext, drug_view, page_view, reviewer_view, summary_view
 
 THEME = Path(__file__).parent / "theme"
+# Only the site's own files may run or style the page; Pagefind's search needs
+# WebAssembly ('wasm-unsafe-eval') and a worker. JSON-LD is a data block, not script,
+# so it needs no hash. (frame-ancestors cannot be set from a <meta>; set it as an HTTP
+# header on the server if framing must be refused.)
+CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+       "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,7 @@ class Renderer:
         try:
             tpl = self.env.get_template(template)
             return tpl.render(site=self.site, root=root or root_prefix(url), page_url=url,
-                              **context)
+                              csp=CSP, **context)
         except jinja2.TemplateError as exc:
             raise TemplateFailure(template_diagnostic(exc, self.root)) from exc
         except (TypeError, ValueError, AttributeError, KeyError) as exc:

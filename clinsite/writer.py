@@ -8,8 +8,10 @@ only if it is empty or carries the marker a previous build left in it.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
 from pathlib import Path, PurePosixPath
 
 MARKER = ".clinsite-output"
@@ -57,6 +59,23 @@ def recover(out: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False if unsupported."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
 class SiteWriter:
     """Writes one build's files into a temporary folder, then swaps it in."""
 
@@ -88,8 +107,16 @@ class SiteWriter:
         shutil.copyfile(source, target)
 
     def commit(self) -> None:
-        """Swap the finished tree in place of the previous output."""
+        """Swap the finished tree in place of the previous output.
+
+        On Linux the two folders are exchanged in one atomic step, so a build killed
+        at any moment leaves either the old or the new complete tree. Elsewhere the
+        old tree is moved aside first; a build killed between the two renames leaves
+        it beside --out, and the next build's `recover` puts it back."""
         (self.tmp / MARKER).write_bytes(MARKER_TEXT)
+        if self.out.exists() and _exchange(self.tmp, self.out):
+            shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the previous tree
+            return
         old = self.out.parent / f".{self.out.name}{_OLD}{os.getpid()}"
         if self.out.exists():
             os.replace(self.out, old)

@@ -59,6 +59,7 @@ def test_sample_site_has_every_page(sample_site: Path):
     assert files == sorted([
         ".clinsite-output", "404.html", "about/index.html", "api/summaries.json",
         "assets/clinsite-head.js", "assets/clinsite.css", "assets/clinsite.js",
+        "assets/favicon.svg",
         "board/index.html", "editorial-policy/index.html", "feed.xml", "index.html",
         "references/index.html", "robots.txt", "search/index.html", "sitemap.xml",
         "tags/antivirals/index.html", "tags/herpes-simplex/index.html",

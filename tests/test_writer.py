@@ -78,3 +78,24 @@ def test_recover_from_kill_between_renames(tmp_path):
     recover(out)
     assert (out / "index.html").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_commit_is_one_atomic_exchange_on_linux(tmp_path, monkeypatch):
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("renameat2 is Linux-only; elsewhere recover() covers the gap")
+    out = tmp_path / "site"
+    first = SiteWriter(out)
+    first.write("index.html", "old")
+    first.commit()
+    second = SiteWriter(out)
+    second.write("index.html", "new")
+
+    def no_rename(*args: object) -> None:
+        raise AssertionError("the output was moved aside instead of exchanged")
+
+    monkeypatch.setattr("clinsite.writer.os.replace", no_rename)
+    second.commit()
+    assert (out / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
