@@ -9,13 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from markupsafe import Markup
 
-from clinsite.compose import ComposedPage
+from clinsite.compose import CitedReference
 from clinsite.models import Document, Drug, Summary
 from clinsite.references import ReferenceStore
 from clinsite.views import reference_anchor
+
+
+class HasReferences(Protocol):
+    @property
+    def references(self) -> tuple[CitedReference, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +58,12 @@ class TagView:
     summaries: tuple[ListingView, ...]
 
 
-def reference_index(docs: Iterable[Document], composed: Mapping[str, ComposedPage],
+def reference_index(docs: Iterable[Document], records: Mapping[str, HasReferences],
                     store: ReferenceStore) -> tuple[IndexEntry, ...]:
     """Every cited reference, in Vancouver-text order, with the pages citing it."""
     citing: dict[str, list[CitingPage]] = {}
     for doc in docs:
-        for cited in composed[doc.path].references:
+        for cited in records[doc.path].references:
             citing.setdefault(cited.key, []).append(
                 CitingPage(doc.title, doc.url, len(cited.backlinks)))
     entries = []

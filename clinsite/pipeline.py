@@ -7,19 +7,22 @@ build has succeeded (SPEC §7), so a failed build leaves site/ untouched.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clinsite import config as config_mod
-from clinsite.compose import ComposedPage, LinkTargets, compose_document
+from clinsite import parallel
+from clinsite.compose import LinkTargets
 from clinsite.content import check_symlinks, load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
-from clinsite.emit import Output, emit_site
+from clinsite.emit import Output, emit_listings
 from clinsite.gitdates import LastCommitDates
 from clinsite.markdown import PageEnv, make_markdown, render_markdown
-from clinsite.models import Content
+from clinsite.models import Content, Drug
+from clinsite.parallel import PageRecord, Shared, default_jobs
 from clinsite.references import load_references
 from clinsite.render import Renderer, SiteView, TemplateFailure, generator
 from clinsite.resolve import (
@@ -45,6 +48,7 @@ class BuildOptions:
     drafts: bool = False
     base_url: str | None = None
     write: bool = True  # False for `clinsite check`
+    jobs: int | None = None  # worker processes; None: one per core
 
     @property
     def out_dir(self) -> Path:
@@ -91,29 +95,20 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     report.extend(check_slugs(content))
     report.extend(check_related(content))
     report.extend(check_policy_page(config, content, config.lines.get("editorial_policy", 1)))
-    # 6. Markdown and citations for every page, before any template runs.
+    # 6. Everything the pages share: parser, disclaimer, page history, templates.
     md = make_markdown()
     targets = LinkTargets({doc.path: doc.url for doc in content.all()})
-    composed = {doc.path: compose_document(md, doc, store, targets) for doc in content.all()}
-    for page in composed.values():
-        report.extend(page.diagnostics)
-    cited = {ref.key for page in composed.values() for ref in page.references}
-    report.extend(check_unused_references(store, cited))
-    disclaimer_html = _disclaimer(md, config, report)
-    failing = bool(report.errors or (options.strict and report.warnings))
-    # 7. Render every page (even when failing, so template errors are reported
-    #    too) into the temporary output, then swap it in.
     site = SiteView(config.title, config.publisher, config.language, config.base_url,
-                    config.description, disclaimer_html,
+                    config.description, _disclaimer(md, config, report),
                     f"{config.editorial_policy}/" if config.editorial_policy else None,
                     generator(), tuple(sorted((p.title, p.url) for p in content.pages)))
     ctx = ViewContext(config.base_url, board, store, today,
-                      {doc.slug: doc for doc in (*content.summaries, *content.drugs)},
-                      linked_from(content, composed), config.title, config.publisher,
-                      config.language, git.history([doc.path for doc in content.reviewed()]))
+                      {doc.slug: doc for doc in (*content.summaries, *content.drugs)}, {},
+                      config.title, config.publisher, config.language,
+                      git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx)
     writer = None
-    if options.write and not failing:
+    if options.write:
         try:
             check_output_dir(root, options.out_dir, SOURCE_FOLDERS)
         except UnsafeOutput as exc:
@@ -123,30 +118,64 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         writer = SiteWriter(options.out_dir)
     output = Output(writer)
     try:
+        # 7. Every page, in parallel; pages go straight into the temporary output (a
+        #    failed build discards it), and templates run even when content has errors,
+        #    so their errors are reported in the same run.
+        shared = Shared(md, {doc.path: doc for doc in content.all()}, store, targets, renderer,
+                        writer)
+        pages = [doc for doc in content.all() if not isinstance(doc, Drug)]
+        records = {r.path: r for r in parallel.run(shared, pages, cited_candidates(content),
+                                                   options.jobs or default_jobs(), progress)}
+        # Drug pages list the summaries linking to them, so they come once links are known.
+        renderer.ctx = replace(ctx, linked_from=linked_from(content, records))
+        for drug in content.drugs:
+            records[drug.path] = parallel.render_document(shared, drug)
+        for record in sorted(records.values(), key=lambda r: r.path):
+            report.extend(record.diagnostics)
+        cited = {ref.key for record in records.values() for ref in record.references}
+        report.extend(check_unused_references(store, cited))
+        # 8. Listings and machine files, from the pages' records.
         try:
-            emit_site(renderer, content, composed, config, output, root, progress)
+            emit_listings(renderer, content, records, config, output, root)
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
-        if writer is not None and not report.errors:
+        failing = bool(report.errors or (options.strict and report.warnings))
+        if writer is not None and not failing:
             # Search indexes the finished pages, before they replace the old site.
             report.extend(d for d in [index_site(writer.tmp)] if d is not None)
-        if writer is not None and not report.errors:
+        if writer is not None and not report.errors and not failing:
             writer.commit()
             result.written = True
     finally:
         if writer is not None and not result.written:
             writer.abort()  # the previous output stays exactly as it was
-    result.pages = output.pages
+    result.pages = sum(1 for r in records.values() for o in r.outputs if o.endswith(".html"))
+    result.pages += output.pages
     return _finish(result, options, started)
 
 
+_CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")
+
+
+def cited_candidates(content: Content) -> set[str]:
+    """Every `@key` that may be a citation (a cheap superset), so the references
+    can be formatted once, in parallel, before the pages are built."""
+    found: set[str] = set()
+    for doc in content.all():
+        for match in _CANDIDATE_KEY.finditer(doc.text):
+            key = match.group(1)
+            found.add(key)
+            found.add(key.rstrip(":.#$%&+?<>~/-"))
+    return found
+
+
 def linked_from(content: Content,
-                composed: dict[str, ComposedPage]) -> dict[str, tuple[LinkView, ...]]:
+                records: Mapping[str, PageRecord]) -> dict[str, tuple[LinkView, ...]]:
     """For each page, the summaries that link to it or list it as related."""
     by_slug = {doc.slug: doc.path for doc in content.all()}
     found: dict[str, set[tuple[str, str]]] = {}
     for doc in content.summaries:
-        targets = set(composed[doc.path].links)
+        targets = set(records[doc.path].links)
         targets.update(by_slug[slug] for slug in doc.related if slug in by_slug)
         for target in targets - {doc.path}:
             found.setdefault(target, set()).add((doc.title, doc.url))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,20 @@ class ReferenceStore:
     def close_matches(self, key: str) -> str:
         """`` (did you mean 'x'?)`` for a mistyped key, or an empty string."""
         return did_you_mean(key, self._records)
+
+    def digest(self, key: str) -> str:
+        """A hash of everything the entry's formatting depends on (for the build cache)."""
+        r = self._records[key]
+        data = repr((r.entry_type, sorted(r.fields.items()), sorted(r.persons.items()), r.kind,
+                     r.path, r.line))
+        return hashlib.blake2b(data.encode(), digest_size=12).hexdigest()
+
+    def is_formatted(self, key: str) -> bool:
+        return key in self._cache
+
+    def preload(self, formatted: Mapping[str, Reference]) -> None:
+        """Take references formatted elsewhere (by worker processes)."""
+        self._cache.update(formatted)
 
     def get(self, key: str) -> Reference:
         """The formatted reference (KeyError for an unknown key); formatted once."""

@@ -1,0 +1,142 @@
+"""Documents -> composed, rendered and written pages, across worker processes.
+
+The hot loop of a build. Workers are forked after everything is loaded, so
+each inherits the content, the reference store (already formatted), the
+Markdown parser and the compiled templates instead of receiving them; each
+returns only a small `PageRecord` per page, and writes its pages itself, so
+memory does not grow with the site.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+
+from clinsite import citeformats
+from clinsite.compose import CitedReference, ComposedPage, LinkTargets, compose_document
+from clinsite.diagnostics import Diagnostic
+from clinsite.models import Document, Drug, Summary
+from clinsite.references import Reference, ReferenceStore
+from clinsite.render import Renderer, TemplateFailure
+from clinsite.views import plain_text
+from clinsite.writer import SiteWriter
+
+# Smallest share of pages worth a process of its own: below it, forking costs more
+# than it saves.
+MIN_PAGES_PER_WORKER = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    """What the rest of the build needs to know about one rendered document."""
+
+    path: str
+    references: tuple[CitedReference, ...]
+    links: tuple[str, ...]
+    summary: str  # the bottom line (or the start of the body) as plain text
+    diagnostics: tuple[Diagnostic, ...]
+    outputs: tuple[str, ...]  # files written for it, relative to the output folder
+
+
+@dataclass(slots=True)
+class Shared:
+    """Everything a worker reads; set in the parent before forking."""
+
+    md: MarkdownIt
+    docs: dict[str, Document]
+    store: ReferenceStore
+    targets: LinkTargets
+    renderer: Renderer
+    writer: SiteWriter | None
+
+
+_SHARED: Shared | None = None
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def render_document(shared: Shared, doc: Document) -> PageRecord:
+    """Compose, render and write one document (in whichever process runs it)."""
+    composed = compose_document(shared.md, doc, shared.store, shared.targets)
+    diagnostics = list(composed.diagnostics)
+    outputs: list[str] = []
+    try:
+        html = shared.renderer.render_document(doc, composed)
+    except TemplateFailure as exc:
+        diagnostics.append(exc.diagnostic)
+    else:
+        files = {doc.url + "index.html": html}
+        if isinstance(doc, (Summary, Drug)):
+            citation = shared.renderer.ctx.citation(doc)
+            files[doc.url + "cite.bib"] = citeformats.bibtex(citation)
+            files[doc.url + "cite.ris"] = citeformats.ris(citation)
+            files[doc.url + "cite.json"] = citeformats.csl_json(citation)
+        if shared.writer is not None:
+            for rel, text in files.items():
+                shared.writer.write(rel, text)
+        outputs = list(files)
+    return PageRecord(doc.path, composed.references, composed.links, _summary_text(composed),
+                      tuple(diagnostics), tuple(outputs))
+
+
+def _summary_text(composed: ComposedPage) -> str:
+    html = composed.bottom_line[0][1] if composed.bottom_line else composed.body_html
+    return plain_text(html)
+
+
+def _work(paths: Sequence[str]) -> list[PageRecord]:
+    shared = _SHARED
+    assert shared is not None, "workers are forked after the shared state is set"
+    return [render_document(shared, shared.docs[path]) for path in paths]
+
+
+def _format(keys: Sequence[str]) -> dict[str, Reference]:
+    shared = _SHARED
+    assert shared is not None
+    return {key: shared.store.get(key) for key in keys}
+
+
+def _chunks(items: Sequence[str], count: int) -> list[list[str]]:
+    """`count` interleaved shares, so long and short pages spread evenly."""
+    return [list(items[i::count]) for i in range(count) if items[i::count]]
+
+
+def _pool_size(items: int, jobs: int) -> int:
+    return max(1, min(jobs, items // MIN_PAGES_PER_WORKER))
+
+
+def run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: int,
+        progress: Callable[[str], None] | None = None) -> list[PageRecord]:
+    """Format `keys` once each, then build `docs`; in `jobs` processes where it pays."""
+    global _SHARED
+    paths = [doc.path for doc in docs]
+    pending = sorted(k for k in set(keys) if k in shared.store and not shared.store.is_formatted(k))
+    _SHARED = shared
+    try:
+        forking = "fork" in multiprocessing.get_all_start_methods()
+        size = _pool_size(len(pending), jobs) if forking else 1
+        if size > 1:
+            with multiprocessing.get_context("fork").Pool(size) as pool:
+                for part in pool.map(_format, _chunks(pending, size)):
+                    shared.store.preload(part)  # each cited reference formatted once
+        for key in pending:
+            shared.store.get(key)  # (no-op for those the workers formatted)
+        size = _pool_size(len(paths), jobs) if forking else 1
+        if size > 1:  # forked after formatting: the workers inherit the formatted store
+            with multiprocessing.get_context("fork").Pool(size) as pool:
+                records = [r for part in pool.map(_work, _chunks(paths, size)) for r in part]
+        else:
+            records = [render_document(shared, shared.docs[p]) for p in paths]
+    finally:
+        _SHARED = None
+    if progress is not None:
+        for path in paths:
+            progress(path)
+    return sorted(records, key=lambda r: r.path)
