@@ -140,7 +140,13 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
         files, problems = source_files(root, section)
         diags.extend(problems)
         for rel, file in files:
-            read = read_front(rel, file.read_bytes())
+            try:
+                raw = file.read_bytes()
+            except OSError as exc:  # e.g. a dangling symbolic link
+                diags.append(error(rel, 1, 1, "read-error",
+                                   f"cannot read file: {exc.strerror or exc}"))
+                continue
+            read = read_front(rel, raw)
             if isinstance(read, Diagnostic):
                 diags.append(read)
                 continue

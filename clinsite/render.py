@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -19,6 +19,7 @@ import jinja2
 from clinsite import __version__
 from clinsite.compose import ComposedPage, root_prefix
 from clinsite.diagnostics import Diagnostic, error
+from clinsite.frontmatter import decode_source
 from clinsite.listings import IndexEntry, TagView, home_listings
 from clinsite.models import Document, Drug, Summary
 from clinsite.views import ViewContext, drug_view, page_view, reviewer_view, summary_view
@@ -82,6 +83,17 @@ def template_diagnostic(exc: BaseException, root: Path) -> Diagnostic:
                  f"template error: {exc}")
 
 
+def _undecodable_template(root: Path, exc: UnicodeDecodeError) -> Diagnostic:
+    """Find the site template that is not UTF-8 and point at its first bad byte."""
+    base = root / "templates"
+    for file in sorted(base.rglob("*")) if base.is_dir() else []:
+        if file.is_file() and file.suffix in (".html", ".xml", ".txt"):
+            found = decode_source(file.relative_to(root).as_posix(), file.read_bytes())
+            if isinstance(found, Diagnostic):
+                return found
+    return error("templates", 0, 0, "encoding", f"a template is not valid UTF-8: {exc}")
+
+
 def _template_frame(tb: TracebackType | None) -> tuple[str, int]:
     found = ("templates", 0)
     while tb is not None:
@@ -118,9 +130,13 @@ class Renderer:
             tpl = self.env.get_template(template)
             return tpl.render(site=self.site, root=root or root_prefix(url), page_url=url,
                               csp=CSP, **context)
-        except jinja2.TemplateError as exc:
-            raise TemplateFailure(template_diagnostic(exc, self.root)) from exc
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        except UnicodeDecodeError as exc:  # a template file that is not UTF-8
+            raise TemplateFailure(_undecodable_template(self.root, exc)) from exc
+        except RecursionError as exc:
+            diagnostic = template_diagnostic(exc, self.root)
+            raise TemplateFailure(replace(diagnostic, message="template error: recursion too "
+                                          "deep (does a macro or include call itself?)")) from exc
+        except Exception as exc:  # a theme is code: any error it raises is reported, not raised
             raise TemplateFailure(template_diagnostic(exc, self.root)) from exc
 
     def render_document(self, doc: Document, composed: ComposedPage) -> str:
