@@ -9,6 +9,7 @@ memory does not grow with the site.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -40,6 +41,7 @@ class PageRecord:
     summary: str  # the bottom line (or the start of the body) as plain text
     diagnostics: tuple[Diagnostic, ...]
     outputs: tuple[str, ...]  # files written for it, relative to the output folder
+    html_digest: str = ""  # of its index.html (the search index depends on it)
 
 
 @dataclass(slots=True)
@@ -67,6 +69,7 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
     composed = compose_document(shared.md, doc, shared.store, shared.targets)
     diagnostics = list(composed.diagnostics)
     outputs: list[str] = []
+    html_digest = ""
     try:
         html = shared.renderer.render_document(doc, composed)
     except TemplateFailure as exc:
@@ -82,8 +85,9 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
             for rel, text in files.items():
                 shared.writer.write(rel, text)
         outputs = list(files)
+        html_digest = hashlib.blake2b(html.encode(), digest_size=16).hexdigest()
     return PageRecord(doc.path, composed.references, composed.links, _summary_text(composed),
-                      tuple(diagnostics), tuple(outputs))
+                      tuple(diagnostics), tuple(outputs), html_digest)
 
 
 def _summary_text(composed: ComposedPage) -> str:

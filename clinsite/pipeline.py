@@ -10,21 +10,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from clinsite import cache, parallel
 from clinsite import config as config_mod
-from clinsite import parallel
 from clinsite.compose import LinkTargets
 from clinsite.content import check_symlinks, load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
 from clinsite.emit import Output, emit_listings
 from clinsite.gitdates import LastCommitDates
 from clinsite.markdown import PageEnv, make_markdown, render_markdown
-from clinsite.models import Content, Drug
+from clinsite.models import Content, Document, Drug
 from clinsite.parallel import PageRecord, Shared, default_jobs
-from clinsite.references import load_references
-from clinsite.render import Renderer, SiteView, TemplateFailure, generator
+from clinsite.references import ReferenceStore, load_references
+from clinsite.render import THEME, Renderer, SiteView, TemplateFailure, generator
 from clinsite.resolve import (
     check_policy_page,
     check_related,
@@ -49,6 +49,7 @@ class BuildOptions:
     base_url: str | None = None
     write: bool = True  # False for `clinsite check`
     jobs: int | None = None  # worker processes; None: one per core
+    cache: bool = True  # reuse unchanged pages of the previous output (`--no-cache`: don't)
 
     @property
     def out_dir(self) -> Path:
@@ -123,9 +124,12 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         #    so their errors are reported in the same run.
         shared = Shared(md, {doc.path: doc for doc in content.all()}, store, targets, renderer,
                         writer)
+        plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
         pages = [doc for doc in content.all() if not isinstance(doc, Drug)]
-        records = {r.path: r for r in parallel.run(shared, pages, cited_candidates(content),
-                                                   options.jobs or default_jobs(), progress)}
+        records = plan.reuse(pages, writer)
+        built = parallel.run(shared, [doc for doc in pages if doc.path not in records],
+                             cited_candidates(content), options.jobs or default_jobs(), progress)
+        records.update((r.path, r) for r in built)
         # Drug pages list the summaries linking to them, so they come once links are known.
         renderer.ctx = replace(ctx, linked_from=linked_from(content, records))
         for drug in content.drugs:
@@ -140,18 +144,114 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
         failing = bool(report.errors or (options.strict and report.warnings))
-        if writer is not None and not failing:
+        if writer is not None and not failing and not plan.reuse_search(records, writer):
             # Search indexes the finished pages, before they replace the old site.
             report.extend(d for d in [index_site(writer.tmp)] if d is not None)
         if writer is not None and not report.errors and not failing:
             writer.commit()
             result.written = True
+            plan.save(records)
     finally:
         if writer is not None and not result.written:
             writer.abort()  # the previous output stays exactly as it was
     result.pages = sum(1 for r in records.values() for o in r.outputs if o.endswith(".html"))
     result.pages += output.pages
     return _finish(result, options, started)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Which pages the previous build's output already holds (see clinsite.cache)."""
+
+    options: BuildOptions
+    manifest: cache.Manifest
+    site: str
+    deps: dict[str, str]  # path -> digest of what the page shows besides its source
+    sources: dict[str, str]
+
+    @property
+    def previous(self) -> Path:
+        return self.options.out_dir
+
+    def usable(self) -> bool:
+        return (self.options.cache and self.options.write and self.manifest.site == self.site
+                and self.manifest.out == str(self.previous.resolve()))
+
+    def reuse(self, docs: list[Document], writer: SiteWriter | None) -> dict[str, PageRecord]:
+        """Link the unchanged pages into the new output; their records, by path."""
+        reused: dict[str, PageRecord] = {}
+        if writer is None or not self.usable():
+            return reused
+        for doc in docs:
+            entry = self.manifest.pages.get(doc.path)
+            if entry is not None and cache.reusable(entry, self.sources[doc.path],
+                                                    self.deps[doc.path], self.previous):
+                cache.link_outputs(entry.record.outputs, self.previous, writer.tmp)
+                writer.written.update(entry.record.outputs)
+                reused[doc.path] = entry.record
+        return reused
+
+    def search_digest(self, records: Mapping[str, PageRecord]) -> str:
+        return cache.digest(sorted((path, r.html_digest) for path, r in records.items()))
+
+    def reuse_search(self, records: Mapping[str, PageRecord], writer: SiteWriter) -> bool:
+        """Link the previous search index if no indexed page changed."""
+        bundle = self.previous / "pagefind"
+        if not self.usable() or self.manifest.search != self.search_digest(records) or \
+                not bundle.is_dir():
+            return False
+        files = [p.relative_to(self.previous).as_posix() for p in bundle.rglob("*") if p.is_file()]
+        cache.link_outputs(files, self.previous, writer.tmp)
+        return True
+
+    def save(self, records: Mapping[str, PageRecord]) -> None:
+        if not self.options.cache:
+            return
+        pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record,
+                                   record.html_digest)
+                 for path, record in records.items() if path in self.sources}
+        cache.save(self.options.root, cache.Manifest(
+            self.site, str(self.previous.resolve()), pages, self.search_digest(records)))
+
+    def deps_after(self, record: PageRecord) -> str:
+        return cache.page_deps(record, self._refs, *self._context[record.path])
+
+    _refs: dict[str, str] = field(default_factory=dict)
+    _context: dict[str, tuple[object, object]] = field(default_factory=dict)
+
+
+def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: ViewContext,
+          site: str) -> _Plan:
+    """Digest every page's inputs and decide against the previous manifest."""
+    manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
+    plan = _Plan(options, manifest, site, {}, {})
+    paths = {doc.path for doc in content.all()}
+    keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
+    keys.update(cited_candidates(content))
+    plan._refs = {key: store.digest(key) for key in keys if key in store}
+    for doc in content.all():
+        related = [(slug, ctx.pages_by_slug[slug].title) for slug in getattr(doc, "related", ())
+                   if slug in ctx.pages_by_slug]
+        plan._context[doc.path] = (related, ctx.history.get(doc.path, ()))
+        plan.sources[doc.path] = cache.digest(doc.text, doc.updated)  # (may come from git)
+        entry = manifest.pages.get(doc.path)
+        if entry is not None and all(link in paths for link in entry.record.links):
+            plan.deps[doc.path] = plan.deps_after(entry.record)
+        else:
+            plan.deps[doc.path] = ""
+    return plan
+
+
+def site_digest(root: Path, options: BuildOptions, content: Content, today: object) -> str:
+    """Everything every page depends on: a change rebuilds all pages."""
+    def read(rel: str) -> bytes:
+        path = root / rel
+        return path.read_bytes() if path.is_file() else b""
+
+    plain = sorted((page.title, page.url) for page in content.pages)
+    return cache.digest(read("site.yaml"), read("content/board.yaml"),
+                        cache.tree_digest(root / "templates", THEME), today, options.base_url,
+                        options.drafts, plain)
 
 
 _CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")

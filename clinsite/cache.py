@@ -1,0 +1,119 @@
+"""The incremental-build cache: which pages can be reused from the previous output.
+
+A page is reused when nothing it depends on changed: its own source, the
+site-wide inputs (clinsite version, site.yaml, board, templates and theme,
+"today"), the entries of the references it cites, the titles of the pages it
+lists as related, and its git history. Reused pages are hard-linked from the
+previous output into the new one, so the output is still swapped in whole.
+The cache lives in `<root>/.clinsite-cache/`; deleting it (or `--no-cache`)
+gives a clean build, never a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clinsite import __version__
+from clinsite.parallel import PageRecord
+
+CACHE_DIR = ".clinsite-cache"
+_MANIFEST = "manifest.pickle"
+_FORMAT = 1
+
+
+def digest(*parts: object) -> str:
+    """A short, stable hash of `parts` (their reprs; bytes as they are)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def tree_digest(*folders: Path) -> str:
+    """Hash of every file's path and bytes under `folders` (templates, theme)."""
+    h = hashlib.blake2b(digest_size=16)
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                h.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    source: str  # digest of the file's text
+    deps: str  # digest of what else the page shows
+    record: PageRecord
+    html: str  # digest of the rendered page (the search index depends on it)
+
+
+@dataclass(slots=True)
+class Manifest:
+    site: str = ""  # digest of the site-wide inputs
+    out: str = ""  # the output folder these pages were written to
+    pages: dict[str, Entry] = field(default_factory=dict)
+    search: str = ""  # digest of all indexed pages when the search index was built
+    version: str = __version__
+    format: int = _FORMAT
+
+
+def load(root: Path) -> Manifest:
+    """The previous build's manifest, or an empty one (never an error: it is a cache)."""
+    path = root / CACHE_DIR / _MANIFEST
+    try:
+        with path.open("rb") as handle:
+            manifest = pickle.load(handle)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
+            ValueError):
+        return Manifest()
+    if not isinstance(manifest, Manifest) or manifest.format != _FORMAT or \
+            manifest.version != __version__:
+        return Manifest()
+    return manifest
+
+
+def save(root: Path, manifest: Manifest) -> None:
+    """Write the manifest atomically (a killed build leaves the old one or none)."""
+    folder = root / CACHE_DIR
+    folder.mkdir(exist_ok=True)
+    gitignore = folder / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("*\n")
+    tmp = folder / f"{_MANIFEST}.{os.getpid()}"
+    with tmp.open("wb") as handle:
+        pickle.dump(manifest, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / _MANIFEST)
+
+
+def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) -> bool:
+    """Whether a page's files in the previous output are exactly what a build would write."""
+    if entry is None or entry.source != source or entry.deps != deps:
+        return False
+    return all((previous_out / rel).is_file() for rel in entry.record.outputs)
+
+
+def link_outputs(outputs: Iterable[str], previous_out: Path, new_out: Path) -> None:
+    """Hard-link (or copy) a reused page's files into the new output."""
+    for rel in outputs:
+        target = new_out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(previous_out / rel, target)
+        except OSError:
+            target.write_bytes((previous_out / rel).read_bytes())
+
+
+def page_deps(record: PageRecord, ref_digests: Mapping[str, str], related: object,
+              history: object) -> str:
+    """Digest of what a page shows besides its own source and the site-wide inputs."""
+    refs = [(ref.key, ref_digests.get(ref.key, "?")) for ref in record.references]
+    return digest(refs, related, history, record.links)

@@ -1,0 +1,110 @@
+"""Incremental builds: after any sequence of edits, the output equals a clean build's."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from clinsite.pipeline import BuildOptions, build
+from tests.conftest import BIB, summary
+
+MORE_BIB = BIB + """
+@article{doe2020,
+  author = {Doe, Jane},
+  title = {Another trial},
+  journal = {J Other},
+  year = {2020},
+  volume = {3},
+  pages = {1--9},
+}
+"""
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def page(i: int, cite: str = "smith2018", related: str | None = None) -> str:
+    body = f"Claim {i} [@{cite}].\n\n- A bullet [@smith2018; @doe2020].\n"
+    extra = {"related": f"[{related}]"} if related else {}
+    return summary(body=body, title=f"Question {i}?", **extra)
+
+
+def edits(root: Path, rng: random.Random) -> str:
+    """Apply one random edit to the site; return what it was."""
+    summaries = sorted((root / "content/summaries").glob("*.md"))
+    kind = rng.choice(["edit", "add", "delete", "rename", "reference", "template", "config",
+                       "board", "related", "noop"])
+    if kind == "edit" and summaries:
+        target = rng.choice(summaries)
+        target.write_text(target.read_text() + f"\nMore {rng.random()} [@doe2020].\n")
+    elif kind == "add" or not summaries:
+        n = rng.randrange(1000)
+        (root / f"content/summaries/new-{n}.md").write_text(page(n, cite="doe2020"))
+    elif kind == "delete" and len(summaries) > 2:
+        victim = rng.choice(summaries)
+        victim.unlink()
+        for other in (root / "content/summaries").glob("*.md"):  # keep `related` valid
+            text = other.read_text().replace(f"related: [{victim.stem}]", "related: []")
+            other.write_text(text)
+    elif kind == "rename" and summaries:
+        source = rng.choice(summaries)
+        source.rename(source.with_name(f"renamed-{rng.randrange(1000)}.md"))
+        for other in (root / "content/summaries").glob("*.md"):
+            other.write_text(other.read_text().replace(f"related: [{source.stem}]",
+                                                       "related: []"))
+    elif kind == "reference":
+        bib = root / "references/refs.bib"
+        bib.write_text(bib.read_text().replace("A trial of things",
+                                               f"A trial of things {rng.randrange(99)}"))
+    elif kind == "template":
+        (root / "templates/page.html").write_text(
+            "{% extends 'base.html' %}{% block main %}<h1>{{ page.title }}</h1>"
+            f"{{{{ page.body_html }}}}<!-- {rng.random()} -->{{% endblock %}}\n")
+    elif kind == "config":
+        config = root / "site.yaml"
+        config.write_text(config.read_text().replace("Test Summaries", "Test Summaries!"))
+    elif kind == "board":
+        board = root / "content/board.yaml"
+        board.write_text(board.read_text().replace("Dr Alex Example",
+                                                   f"Dr Alex Example {rng.randrange(9)}"))
+    elif kind == "related" and len(summaries) > 1:
+        a, b = rng.sample(summaries, 2)
+        a.write_text(page(rng.randrange(1000), related=b.stem))
+    return kind
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_incremental_equals_clean_after_random_edits(make_site, tmp_path: Path, seed: int):
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(6)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    rng = random.Random(seed)
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    for step in range(8):
+        kind = edits(root, rng)
+        incremental = build(BuildOptions(root=root, jobs=2))
+        clean = build(BuildOptions(root=root, out=tmp_path / f"clean-{seed}-{step}",
+                                   cache=False, jobs=1))
+        assert incremental.ok and clean.ok, (kind, incremental.report.sorted())
+        assert snapshot(root / "site") == snapshot(tmp_path / f"clean-{seed}-{step}"), kind
+
+
+def test_unchanged_pages_are_reused_and_edited_ones_rebuilt(make_site):
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(4)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root)).ok
+    before = {p: p.stat().st_ino for p in (root / "site").rglob("index.html")}
+    target = root / "content/summaries/q2.md"
+    target.write_text(target.read_text() + "\nNew paragraph [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    after = {p: p.stat().st_ino for p in (root / "site").rglob("index.html")}
+    changed = sorted(p.relative_to(root / "site").as_posix() for p in after
+                     if before.get(p) != after[p])
+    assert "summaries/q2/index.html" in changed
+    for i in (0, 1, 3):  # hard-linked from the previous output, not rendered again
+        assert f"summaries/q{i}/index.html" not in changed
