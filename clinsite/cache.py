@@ -20,6 +20,7 @@ from pathlib import Path
 
 from clinsite import __version__
 from clinsite.parallel import PageRecord
+from clinsite.references import Reference
 
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
@@ -62,6 +63,8 @@ class Manifest:
     out: str = ""  # the output folder these pages were written to
     pages: dict[str, Entry] = field(default_factory=dict)
     search: str = ""  # digest of all indexed pages when the search index was built
+    references: dict[str, tuple[str, Reference]] = field(default_factory=dict)  # key: (digest, ref)
+    html_pages: int = 0  # pages the build wrote (what a no-op build reports)
     version: str = __version__
     format: int = _FORMAT
 

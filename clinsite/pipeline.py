@@ -35,7 +35,7 @@ from clinsite.resolve import (
 )
 from clinsite.search import index_site
 from clinsite.views import LinkView, ViewContext
-from clinsite.writer import SiteWriter, UnsafeOutput, check_output_dir, recover
+from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
 
 SOURCE_FOLDERS = ("content", "references", "templates")
 
@@ -108,6 +108,18 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                       config.title, config.publisher, config.language,
                       git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx)
+    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
+    if plan.up_to_date(content):
+        # Nothing any page depends on changed and the output is intact: report the
+        # pages' diagnostics again and leave the output as it is.
+        records = {path: entry.record for path, entry in plan.manifest.pages.items()}
+        for record in sorted(records.values(), key=lambda r: r.path):
+            report.extend(record.diagnostics)
+        report.extend(check_unused_references(
+            store, {ref.key for record in records.values() for ref in record.references}))
+        result.written = not (report.errors or (options.strict and report.warnings))
+        result.pages = plan.manifest.html_pages
+        return _finish(result, options, started)
     writer = None
     if options.write:
         try:
@@ -124,7 +136,6 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         #    so their errors are reported in the same run.
         shared = Shared(md, {doc.path: doc for doc in content.all()}, store, targets, renderer,
                         writer)
-        plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
         pages = [doc for doc in content.all() if not isinstance(doc, Drug)]
         records = plan.reuse(pages, writer)
         built = parallel.run(shared, [doc for doc in pages if doc.path not in records],
@@ -150,7 +161,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         if writer is not None and not report.errors and not failing:
             writer.commit()
             result.written = True
-            plan.save(records)
+            plan.save(records, output.pages + sum(
+                1 for r in records.values() for o in r.outputs if o.endswith(".html")))
     finally:
         if writer is not None and not result.written:
             writer.abort()  # the previous output stays exactly as it was
@@ -164,6 +176,7 @@ class _Plan:
     """Which pages the previous build's output already holds (see clinsite.cache)."""
 
     options: BuildOptions
+    store: ReferenceStore
     manifest: cache.Manifest
     site: str
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
@@ -191,6 +204,15 @@ class _Plan:
                 reused[doc.path] = entry.record
         return reused
 
+    def up_to_date(self, content: Content) -> bool:
+        """True when the previous output is exactly what this build would write."""
+        if not self.usable() or set(self.manifest.pages) != set(self.sources):
+            return False
+        if not (self.previous / MARKER).is_file() or not (self.previous / "pagefind").is_dir():
+            return False
+        return all(cache.reusable(self.manifest.pages.get(doc.path), self.sources[doc.path],
+                                  self.deps[doc.path], self.previous) for doc in content.all())
+
     def search_digest(self, records: Mapping[str, PageRecord]) -> str:
         return cache.digest(sorted((path, r.html_digest) for path, r in records.items()))
 
@@ -204,14 +226,17 @@ class _Plan:
         cache.link_outputs(files, self.previous, writer.tmp)
         return True
 
-    def save(self, records: Mapping[str, PageRecord]) -> None:
+    def save(self, records: Mapping[str, PageRecord], html_pages: int) -> None:
         if not self.options.cache:
             return
         pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record,
                                    record.html_digest)
                  for path, record in records.items() if path in self.sources}
+        refs = {key: (self._refs[key], ref) for key, ref in self.store.formatted().items()
+                if key in self._refs}
         cache.save(self.options.root, cache.Manifest(
-            self.site, str(self.previous.resolve()), pages, self.search_digest(records)))
+            self.site, str(self.previous.resolve()), pages, self.search_digest(records), refs,
+            html_pages=html_pages))
 
     def deps_after(self, record: PageRecord) -> str:
         return cache.page_deps(record, self._refs, *self._context[record.path])
@@ -224,11 +249,14 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
           site: str) -> _Plan:
     """Digest every page's inputs and decide against the previous manifest."""
     manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
-    plan = _Plan(options, manifest, site, {}, {})
+    plan = _Plan(options, store, manifest, site, {}, {})
     paths = {doc.path for doc in content.all()}
     keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
     keys.update(cited_candidates(content))
     plan._refs = {key: store.digest(key) for key in keys if key in store}
+    # References formatted by an earlier build, whose entries have not changed since.
+    store.preload({key: ref for key, (known, ref) in manifest.references.items()
+                   if plan._refs.get(key) == known})
     for doc in content.all():
         related = [(slug, ctx.pages_by_slug[slug].title) for slug in getattr(doc, "related", ())
                    if slug in ctx.pages_by_slug]

@@ -152,6 +152,10 @@ class ReferenceStore:
                      r.path, r.line))
         return hashlib.blake2b(data.encode(), digest_size=12).hexdigest()
 
+    def formatted(self) -> dict[str, Reference]:
+        """Every reference formatted so far, by key."""
+        return dict(self._cache)
+
     def is_formatted(self, key: str) -> bool:
         return key in self._cache
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -76,6 +77,24 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(result == 0)
 
 
+# A previous output of more files than this is deleted by a detached `rm -rf` after
+# the build returns (deleting thousands of folders can take seconds); a build that
+# starts before it is done simply finishes the job in `recover`.
+BACKGROUND_CLEANUP = 4000
+
+
+def _remove(folder: Path, *, large: bool) -> None:
+    if large and shutil.which("rm"):
+        try:
+            subprocess.Popen(["rm", "-rf", "--", str(folder)], start_new_session=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+            return
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 class SiteWriter:
     """Writes one build's files into a temporary folder, then swaps it in."""
 
@@ -114,15 +133,15 @@ class SiteWriter:
         old tree is moved aside first; a build killed between the two renames leaves
         it beside --out, and the next build's `recover` puts it back."""
         (self.tmp / MARKER).write_bytes(MARKER_TEXT)
-        if self.out.exists() and _exchange(self.tmp, self.out):
-            shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the previous tree
-            return
         old = self.out.parent / f".{self.out.name}{_OLD}{os.getpid()}"
-        if self.out.exists():
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
+        if self.out.exists() and _exchange(self.tmp, self.out):
+            os.replace(self.tmp, old)  # the previous tree, now only garbage
+        else:
+            if self.out.exists():
+                os.replace(self.out, old)
+            os.replace(self.tmp, self.out)
         if old.exists():
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old, large=len(self.written) > BACKGROUND_CLEANUP)
 
     def abort(self) -> None:
         """Drop the temporary tree; the previous output is untouched."""

@@ -159,7 +159,7 @@ def test_strict_build_fails_on_warning_and_keeps_site(make_site, runner):
     after = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in root.iterdir()) == [
-        "content", "references", "site", "site.yaml", "templates"]
+        ".clinsite-cache", "content", "references", "site", "site.yaml", "templates"]
 
 
 def test_unknown_key_points_at_the_key(make_site, runner):

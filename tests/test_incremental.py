@@ -108,3 +108,17 @@ def test_unchanged_pages_are_reused_and_edited_ones_rebuilt(make_site):
     assert "summaries/q2/index.html" in changed
     for i in (0, 1, 3):  # hard-linked from the previous output, not rendered again
         assert f"summaries/q{i}/index.html" not in changed
+
+
+def test_no_op_build_writes_nothing(make_site):
+    root = make_site()
+    first = build(BuildOptions(root=root))
+    assert first.ok
+    page = root / "site/summaries/q/index.html"
+    inode, mtime = page.stat().st_ino, page.stat().st_mtime_ns
+    again = build(BuildOptions(root=root))
+    assert again.ok and again.pages == first.pages == 8
+    assert (page.stat().st_ino, page.stat().st_mtime_ns) == (inode, mtime)
+    page.unlink()  # a damaged output is rebuilt, not trusted
+    assert build(BuildOptions(root=root)).ok
+    assert page.is_file()
