@@ -10,6 +10,8 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
+import os
+import pickle
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -120,8 +122,15 @@ class ReferenceStore:
     __slots__ = ("_cache", "_records")
 
     def __init__(self, records: Mapping[str, _Record]) -> None:
-        self._records = dict(records)
+        self._records: dict[str, _Record] = dict(records)
         self._cache: dict[str, Reference] = {}
+
+    def __getstate__(self) -> dict[str, dict[str, _Record]]:
+        return {"_records": self._records}  # formatted references are not kept
+
+    def __setstate__(self, state: dict[str, dict[str, _Record]]) -> None:
+        self._records = state["_records"]
+        self._cache = {}
 
     def __contains__(self, key: object) -> bool:
         return key in self._records
@@ -195,16 +204,53 @@ def _make_reference(record: _Record) -> Reference:
     )
 
 
-def load_references(root: Path) -> tuple[ReferenceStore, list[Diagnostic]]:
-    """Load every ``references/*.bib`` (sorted by name) into one store, with all problems."""
+def load_references(root: Path, cache_dir: Path | None = None,
+                    ) -> tuple[ReferenceStore, list[Diagnostic]]:
+    """Load every ``references/*.bib`` (sorted by name) into one store, with all problems.
+
+    With `cache_dir`, the parsed store is kept there and reused while no .bib file
+    changed (parsing is most of the cost of a build that changed no reference)."""
+    real_root = root.resolve()
+    paths = [path for path in sorted((root / "references").glob("*.bib"))
+             if not path.is_symlink() or path.resolve().is_relative_to(real_root)]
+    if cache_dir is None:
+        return _parse_all(root, paths)
+    key = hashlib.blake2b(digest_size=16)
+    for path in paths:
+        key.update(path.name.encode() + b"\0")
+        try:
+            key.update(path.read_bytes() + b"\0")
+        except OSError:
+            return _parse_all(root, paths)
+    cached = cache_dir / f"references-{key.hexdigest()}.pickle"
+    try:
+        with cached.open("rb") as handle:
+            store, problems = pickle.load(handle)
+        if isinstance(store, ReferenceStore):
+            return store, problems
+    except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
+        pass
+    store, problems = _parse_all(root, paths)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in cache_dir.glob("references-*.pickle"):
+            old.unlink()
+        tmp = cached.with_suffix(f".{os.getpid()}")
+        with tmp.open("wb") as handle:
+            pickle.dump((ReferenceStore(store._records), problems), handle,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return store, problems
+
+
+def _parse_all(root: Path, paths: list[Path]) -> tuple[ReferenceStore, list[Diagnostic]]:
     records: dict[str, _Record] = {}
     first_by_folded_key: dict[str, _Record] = {}
     problems: list[Diagnostic] = []
     macros = string_macros()  # @string carries across files, as in BibTeX
-    real_root = root.resolve()
-    for path in sorted((root / "references").glob("*.bib")):
-        if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-            continue  # refused, and reported, by content.check_symlinks
+    for path in paths:  # (symlinks out of the root: refused, and reported, elsewhere)
         rel = path.relative_to(root).as_posix()
         for record in _load_file(path, rel, macros, problems):
             folded = record.key.casefold()
