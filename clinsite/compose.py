@@ -119,13 +119,13 @@ class _FieldComposer:
         if doc.mechanism:
             self.field(("mechanism",), doc.mechanism)
         for index, row in enumerate(doc.dosing):
-            before = len(self.env.registry.groups)
+            before = self._cited()
             self.field(("dosing", index, "indication"), row.indication, required=False)
             self.field(("dosing", index, "regimen"), row.regimen, required=False)
             if row.notes:
                 self.field(("dosing", index, "notes"), row.notes, required=False)
             self.cite_keys(index, row.cite)
-            if len(self.env.registry.groups) == before:
+            if self._cited() == before and not row.cite:  # unknown keys: their own error
                 self.uncited(("dosing", index), "dosing row")
         if doc.renal:
             self.field(("renal",), doc.renal, block=True)
@@ -136,12 +136,12 @@ class _FieldComposer:
     def field(self, path: tuple[str | int, ...], text: str, *, required: bool = True,
               block: bool = False) -> None:
         """Render one text field; `required`: warn when it cites nothing."""
-        before = len(self.env.registry.groups)
+        before = self._cited()
         rendered = render_markdown(self.md, text, self.env, inline=not block)
         self.out["/".join(map(str, path))] = rendered.html
         self.diags.extend(_in_field(self.doc, path, text, p) for p in rendered.problems
                           if p.code != "uncited-claim")
-        if required and len(self.env.registry.groups) == before:
+        if required and self._cited() == before:
             self.uncited(path, f"'{path[0]}'")
 
     def cite_keys(self, index: int, keys: tuple[str, ...]) -> None:
@@ -159,6 +159,10 @@ class _FieldComposer:
             group = "[" + "; ".join(f"@{key}" for key in known) + "]"
             rendered = render_markdown(self.md, group, self.env, inline=True)
             self.out[f"dosing/{index}/cite"] = rendered.html
+
+    def _cited(self) -> int:
+        """Citations so far, unknown keys included (they have their own error)."""
+        return len(self.env.registry.groups) + len(self.env.registry.unknown)
 
     def uncited(self, path: tuple[str | int, ...], what: str) -> None:
         line, col = self.doc.front.pos(path)

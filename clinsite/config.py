@@ -37,6 +37,7 @@ class SiteConfig:
     disclaimer: str = ""
     editorial_policy: str | None = None
     lines: dict[str, int] = field(default_factory=dict, compare=False)  # key -> line in site.yaml
+    values: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)  # key -> value
 
     @property
     def base_path(self) -> str:
@@ -126,4 +127,5 @@ def parse_config(doc: YamlDoc,
         review_interval_months=interval, default_audience=default_audience,
         disclaimer=fields.text("disclaimer") or "", editorial_policy=policy,
         lines={str(k[0]): v[0] for k, v in doc.keys.items() if len(k) == 1},
+        values={str(k[0]): v for k, v in doc.values.items() if len(k) == 1},
     ), diags

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from clinsite import gitdates
-from clinsite.config import AUDIENCES, SiteConfig
+from clinsite.config import AUDIENCES, SiteConfig, today
 from clinsite.diagnostics import Diagnostic, error
 from clinsite.drugs import drug_from_front
 from clinsite.frontmatter import YamlDoc, decode_source, parse_yaml, split_front_matter
@@ -250,6 +250,11 @@ def _review(fields: Fields, config: SiteConfig) -> Review | None:
             _approved_needs(sub, "reviewers")
         if reviewed is None:
             _approved_needs(sub, "reviewed")
+    if reviewed is not None and reviewed > today():
+        line, col = sub.position("reviewed")
+        sub.diags.append(error(sub.doc.path, line, col, "invalid-date",
+                               f"'reviewed' is after today ({today().isoformat()}): write the "
+                               "date the review was completed"))
     if next_review is None and reviewed is not None:
         next_review = add_months(reviewed, config.review_interval_months)
     return Review(ReviewStatus(status), reviewers, reviewed, next_review)

@@ -96,12 +96,13 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     report.extend(check_reviews_due(content, today))
     report.extend(check_slugs(content))
     report.extend(check_related(content))
-    report.extend(check_policy_page(config, content, config.lines.get("editorial_policy", 1)))
+    report.extend(check_policy_page(config, content,
+                                    config.values.get("editorial_policy", (1, 1))))
     # 6. Everything the pages share: parser, disclaimer, page history, templates.
     md = make_markdown()
     targets = LinkTargets({doc.path: doc.url for doc in content.all()})
     site = SiteView(config.title, config.publisher, config.language, config.base_url,
-                    config.description, _disclaimer(md, config, report),
+                    config.description, _disclaimer(md, config, root, report),
                     f"{config.editorial_policy}/" if config.editorial_policy else None,
                     generator(), tuple(sorted((p.title, p.url) for p in content.pages)))
     ctx = ViewContext(config.base_url, board, store, today,
@@ -311,18 +312,38 @@ def linked_from(content: Content,
     return {path: tuple(LinkView(t, u) for t, u in sorted(links)) for path, links in found.items()}
 
 
-def _disclaimer(md: object, config: config_mod.SiteConfig, report: Report) -> str:
+def _disclaimer(md: object, config: config_mod.SiteConfig, root: Path, report: Report) -> str:
     """The site-wide disclaimer, rendered once (it may not cite)."""
     from clinsite.citations import CitationRegistry
 
     env = PageEnv(registry=CitationRegistry(frozenset()), describe=lambda key: key,
                   resolve_link=lambda href: None, check_uncited=False)
     rendered = render_markdown(md, config.disclaimer, env)  # type: ignore[arg-type]
-    line = config.lines.get("disclaimer", 1)
+    text = (root / config_mod.CONFIG_FILE).read_text(encoding="utf-8-sig", errors="replace")
+    start = config.values.get("disclaimer", (1, 1))
+    lines = config.disclaimer.split("\n")
     for problem in rendered.problems:
-        report.add(Diagnostic("site.yaml", line, 1, Severity(problem.severity), problem.code,
-                              f"in the disclaimer: {problem.message}"))
+        line_text = lines[problem.line0] if problem.line0 < len(lines) else ""
+        needle = line_text[problem.col0:problem.col0 + 24]
+        line, col = _find_after(text, needle, start) if needle else start
+        message = problem.message
+        if problem.code == "unknown-citation":
+            key = message.split("'")[1] if "'" in message else ""
+            message = f"the disclaimer cannot cite references ('{key}' is cited)"
+        report.add(Diagnostic("site.yaml", line, col, Severity(problem.severity), problem.code,
+                              f"in the disclaimer: {message}"))
     return rendered.html
+
+
+def _find_after(text: str, needle: str, start: tuple[int, int]) -> tuple[int, int]:
+    """1-based position of `needle` in `text` at or after line/col `start`."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    offset = sum(len(line) + 1 for line in lines[: start[0] - 1]) + start[1] - 1
+    flat = "\n".join(lines)
+    found = flat.find(needle, offset)
+    if found < 0:
+        return start
+    return flat.count("\n", 0, found) + 1, found - flat.rfind("\n", 0, found)
 
 
 def _finish(result: BuildResult, options: BuildOptions, started: float) -> BuildResult:

@@ -130,6 +130,12 @@ class Renderer:
             tpl = self.env.get_template(template)
             return tpl.render(site=self.site, root=root or root_prefix(url), page_url=url,
                               csp=CSP, **context)
+        except jinja2.TemplateNotFound as exc:
+            diagnostic = template_diagnostic(exc, self.root)
+            missing = exc.name if isinstance(exc.name, str) else exc.message
+            raise TemplateFailure(replace(diagnostic, message=(
+                f"template error: template '{missing}' not found in templates/ or the built-in "
+                "theme"))) from exc
         except UnicodeDecodeError as exc:  # a template file that is not UTF-8
             raise TemplateFailure(_undecodable_template(self.root, exc)) from exc
         except RecursionError as exc:

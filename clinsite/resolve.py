@@ -75,12 +75,13 @@ def check_related(content: Content) -> list[Diagnostic]:
     return found
 
 
-def check_policy_page(config: SiteConfig, content: Content, line: int) -> list[Diagnostic]:
+def check_policy_page(config: SiteConfig, content: Content,
+                      where: tuple[int, int]) -> list[Diagnostic]:
     """site.yaml's editorial_policy names a page in content/pages."""
     slugs = {page.slug for page in content.pages}
     if config.editorial_policy is None or config.editorial_policy in slugs:
         return []
-    return [error("site.yaml", line, 1, "unknown-page",
+    return [error("site.yaml", where[0], where[1], "unknown-page",
                   f"editorial_policy page '{config.editorial_policy}' does not exist in "
                   f"content/pages{did_you_mean(config.editorial_policy, slugs)}")]
 
