@@ -83,7 +83,12 @@ def ris(c: PageCitation) -> str:
         ("DA", c.updated.strftime("%Y/%m/%d")), ("Y2", c.cited.strftime("%Y/%m/%d")),
         ("UR", c.url), ("LA", c.language), ("ER", ""),
     ]
-    return "".join(f"{tag}  - {value}\r\n" for tag, value in lines)
+    return "".join(f"{tag}  - {_one_line(value)}\r\n" for tag, value in lines)
+
+
+def _one_line(value: str) -> str:
+    """RIS has one field a line: a line break in a value must not start a new field."""
+    return " ".join(value.split())
 
 
 def csl_json(c: PageCitation) -> str:
@@ -100,4 +105,9 @@ def csl_json(c: PageCitation) -> str:
         "issued": {"date-parts": [[c.updated.year, c.updated.month, c.updated.day]]},
         "accessed": {"date-parts": [[c.cited.year, c.cited.month, c.cited.day]]},
     }
-    return json.dumps([item], ensure_ascii=False, indent=2) + "\n"
+    return safe_json(json.dumps([item], ensure_ascii=False, indent=2)) + "\n"
+
+
+def safe_json(text: str) -> str:
+    """JSON with `<`, `>` and `&` escaped: the same data, never sniffable as HTML."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

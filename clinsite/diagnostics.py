@@ -30,8 +30,10 @@ class Diagnostic:
     message: str
 
     def format(self) -> str:
-        """Render as ``path:line:col: severity: message [code]``."""
-        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message} [{self.code}]"
+        """Render as ``path:line:col: severity: message [code]``, always one line: content
+        quoted in a message can neither forge a second diagnostic nor drive the terminal."""
+        message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in self.message)
+        return f"{self.path}:{self.line}:{self.col}: {self.severity}: {message} [{self.code}]"
 
     def format_github(self) -> str:
         """Render as a GitHub Actions workflow command."""

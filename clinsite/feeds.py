@@ -96,4 +96,5 @@ def summaries_json(records: Sequence[SummaryRecord], *, site: str, home: str) ->
             for r in sorted(records, key=lambda r: r.slug)
         ],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"

@@ -125,6 +125,12 @@ def split_front_matter(source: SourceText) -> Split | Diagnostic:
 
 def parse_yaml(path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnostic:
     """Parse one YAML document, keeping the file position of every node."""
+    too_deep = _flow_depth_over(text, MAX_YAML_DEPTH)
+    if too_deep is not None:  # libyaml's C parser overflows the stack near 25,000 levels
+        line = text.count("\n", 0, too_deep) + first_line
+        col = too_deep - (text.rfind("\n", 0, too_deep) + 1) + 1
+        return error(path, line, col, "yaml-syntax",
+                     f"YAML nested more than {MAX_YAML_DEPTH} levels deep")
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -137,14 +143,35 @@ def parse_yaml(path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnosti
         return error(path, line, col, "yaml-syntax", f"YAML syntax error: {problem}")
     except yaml.YAMLError as exc:
         return error(path, first_line, 1, "yaml-syntax", f"YAML error: {exc}")
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2024-02-30
-        return error(path, first_line, 1, "yaml-value", f"invalid YAML value: {exc}")
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError,
+            RecursionError) as exc:  # e.g. `!!int x`, a date like 2024-02-30, deep nesting
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return error(path, first_line, 1, "yaml-value", f"invalid YAML value: {detail}")
     finally:
         loader.dispose()
     doc = YamlDoc(path, data, origin=(first_line, 1))
     if node is not None:
         _index(node, (), doc, first_line)
     return doc
+
+
+MAX_YAML_DEPTH = 200
+
+
+def _flow_depth_over(text: str, limit: int) -> int | None:
+    """Index of the first `[`/`{` nested deeper than `limit` (quotes ignored: a
+    conservative, linear pre-check; front matter never legitimately nests deep)."""
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    depth = 0
+    for index, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return index
+        elif ch in "]}" and depth:
+            depth -= 1
+    return None
 
 
 def _index(node: yaml.Node, path: YamlPath, doc: YamlDoc, first_line: int) -> None:

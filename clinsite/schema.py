@@ -19,6 +19,16 @@ _TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: 
                dict: "a mapping", dt.date: "a date (YYYY-MM-DD)"}
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as it may appear in a message: one line, bounded, whatever its size or depth
+    (an alias bomb or 5,000 nested lists must not become a 25 MB diagnostic)."""
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    text = str(value)
+    text = "".join(ch if ch.isprintable() else " " for ch in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "empty"
@@ -114,7 +124,7 @@ class Fields:
             except ValueError:
                 pass
         self._err(key, "invalid-date",
-                  f"'{key}' must be a date written YYYY-MM-DD, not '{value}'")
+                  f"'{key}' must be a date written YYYY-MM-DD, not '{_short(value)}'")
         return None
 
     def choice(self, key: str, choices: Collection[str], default: str | None = None,
@@ -129,7 +139,7 @@ class Fields:
             hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
             allowed = ", ".join(choices)
             self._err(key, "invalid-value",
-                      f"'{key}' must be one of {allowed}, not '{value}'{hint}")
+                      f"'{key}' must be one of {allowed}, not '{_short(value)}'{hint}")
             return default
         return value
 
@@ -138,7 +148,7 @@ class Fields:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self._err(key, "wrong-type", f"'{key}' must be true or false, not '{value}'")
+            self._err(key, "wrong-type", f"'{key}' must be true or false, not '{_short(value)}'")
             return default
         return value
 
@@ -148,7 +158,8 @@ class Fields:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self._err(key, "invalid-value",
-                      f"'{key}' must be a whole number of at least {minimum}, not '{value}'")
+                      f"'{key}' must be a whole number of at least {minimum}, "
+                      f"not '{_short(value)}'")
             return default
         return value
 
@@ -171,7 +182,7 @@ class Fields:
                 continue
             line, col = self.doc.pos((*self.base, key, index))
             self.diags.append(error(self.doc.path, line, col, "invalid-value",
-                                    f"'{key}' entry '{item}' is not {what}"))
+                                    f"'{key}' entry '{_short(item)}' is not {what}"))
         return tuple(result)
 
     def position(self, key: str | None = None) -> tuple[int, int]:
