@@ -39,8 +39,10 @@ class Diagnostic:
         """Render as a GitHub Actions workflow command."""
         kind = "error" if self.severity is Severity.ERROR else "warning"
         message = _gh_escape(f"{self.message} [{self.code}]", data=True)
-        props = f"file={_gh_escape(self.path)},line={self.line},col={self.col},title={self.code}"
-        return f"::{kind} {props}::{message}"
+        props = f"file={_gh_escape(self.path)}"
+        if self.line:
+            props += f",line={self.line}" + (f",col={self.col}" if self.col else "")
+        return f"::{kind} {props},title={_gh_escape(self.code)}::{message}"
 
 
 def _gh_escape(text: str, *, data: bool = False) -> str:

@@ -133,14 +133,20 @@ def run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: int
         for key in pending:
             shared.store.get(key)  # (no-op for those the workers formatted)
         size = _pool_size(len(paths), jobs) if forking else 1
+        records: list[PageRecord] = []
         if size > 1:  # forked after formatting: the workers inherit the formatted store
             with multiprocessing.get_context("fork").Pool(size) as pool:
-                records = [r for part in pool.map(_work, _chunks(paths, size)) for r in part]
+                # Small shares, taken as they finish: the progress bar moves steadily.
+                for done in pool.imap_unordered(_work, _chunks(paths, size * 8)):
+                    records.extend(done)
+                    for record in done:
+                        if progress is not None:
+                            progress(record.path)
         else:
-            records = [render_document(shared, shared.docs[p]) for p in paths]
+            for path in paths:
+                records.append(render_document(shared, shared.docs[path]))
+                if progress is not None:
+                    progress(path)
     finally:
         _SHARED = None
-    if progress is not None:
-        for path in paths:
-            progress(path)
     return sorted(records, key=lambda r: r.path)

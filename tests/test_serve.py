@@ -1,0 +1,364 @@
+"""`clinsite serve`: pretty URLs, rebuild on change, reload events, the failure overlay over
+the last good site, a busy port, and a clean Ctrl-C. Only 127.0.0.1, bounded timeouts."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clinsite.cli import cli
+from clinsite.diagnostics import error
+from clinsite.pipeline import BuildOptions, BuildResult
+from clinsite.serve import (
+    EVENTS,
+    SCRIPT,
+    STYLES,
+    BuildStatus,
+    DevServer,
+    inject,
+    locate,
+    overlay,
+)
+from tests.conftest import REPO, summary
+
+Response = tuple[int, dict[str, str], str]
+
+
+def get(port: int, path: str, timeout: float = 10) -> Response:
+    """One GET on 127.0.0.1 without following redirects."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode("utf-8")
+    finally:
+        conn.close()
+
+
+class EventStream:
+    """Reads the server-sent events of /__clinsite/events on a thread."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn.request("GET", EVENTS)
+        self.response = self.conn.getresponse()
+        assert self.response.getheader("Content-Type") == "text/event-stream; charset=utf-8"
+        self.events: queue.Queue[tuple[str, str]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        event, data = "message", ""
+        try:
+            for raw in iter(self.response.fp.readline, b""):
+                line = raw.decode("utf-8").rstrip("\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+                elif line == "" and data:
+                    self.events.put((event, data))
+                    event, data = "message", ""
+        except OSError:
+            pass
+
+    def next(self, timeout: float = 15) -> tuple[str, str]:
+        return self.events.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def served(make_site: Callable[..., Path]) -> Iterator[tuple[DevServer, Path, io.StringIO]]:
+    """A dev server for a fresh site, running on a thread; stopped afterwards."""
+    root = make_site()
+    log = io.StringIO()
+    server = DevServer(root, 0, stream=log)
+    server.bind()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.live.status.site is not None)
+    yield server, root, log
+    server.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def edit(path: Path, text: str, events: EventStream) -> str:
+    """Write `path` and return the build tag of the reload event that follows."""
+    for _ in range(3):  # the first write can land before the watcher is listening
+        path.write_text(text, encoding="utf-8")
+        try:
+            event, tag = events.next(timeout=5)
+        except queue.Empty:
+            continue
+        assert event == "reload"
+        return tag
+    raise AssertionError(f"no reload event after editing {path}")
+
+
+def test_serve_rebuilds_reloads_and_keeps_the_last_good_site(served):
+    server, root, log = served
+    port = server.port
+    status, headers, page = get(port, "/summaries/q/")
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "Does it work?" in page
+    tag = server.live.status.tag
+    assert page.count(f'<script src="{SCRIPT}" data-build="{tag}"></script>\n</body>') == 1
+    assert "clinsite-dev-overlay" not in page
+
+    events = EventStream(port)
+    try:
+        assert events.next() == ("hello", tag)
+        source = root / "content/summaries/q.md"
+        new_tag = edit(source, summary(title="Does it still work?"), events)
+        assert new_tag != tag
+        page = get(port, "/summaries/q/")[2]
+        assert "Does it still work?" in page and f'data-build="{new_tag}"' in page
+
+        edit(source, summary("Claim [@no<b>key].\n", title="Broken title"), events)
+        status, _, page = get(port, "/summaries/q/")
+        assert status == 200
+        assert "Does it still work?" in page and "Broken title" not in page  # last good site
+        assert 'id="clinsite-dev-overlay" role="alertdialog"' in page
+        assert ("<code>content/summaries/q.md:7:9</code> <strong class=\"cs-error\">error"
+                "</strong> unknown citation key &#x27;no&lt;b&gt;key&#x27; "
+                '<span class="cs-code">[unknown-citation]</span>') in page
+        assert "no<b>key" not in page
+        assert ("content/summaries/q.md:7:9: error: unknown citation key 'no<b>key' "
+                "[unknown-citation]") in log.getvalue()
+        assert "Build failed in " in log.getvalue()
+        assert "still serving the last good build." in log.getvalue()
+
+        edit(root / "site.yaml", (root / "site.yaml").read_text("utf-8").replace(
+            "title: Test Summaries", "title: Renamed Summaries"), events)
+        page = get(port, "/summaries/q/")[2]
+        assert "clinsite-dev-overlay" in page  # q.md is still broken
+        edit(source, summary(title="Fixed again"), events)
+        page = get(port, "/summaries/q/")[2]
+        assert "Fixed again" in page and "Renamed Summaries" in page
+        assert "clinsite-dev-overlay" not in page
+    finally:
+        events.close()
+
+
+def test_pretty_urls_404_and_assets(served):
+    server, _, _ = served
+    port = server.port
+    status, headers, _ = get(port, "/summaries/q?x=1")
+    assert (status, headers["Location"]) == (301, "/summaries/q/?x=1")
+    status, _, page = get(port, "/no/such/page/")
+    assert status == 404 and "Page not found" in page and SCRIPT in page
+    status, _, page = get(port, "/%2e%2e/%2e%2e/etc/passwd")
+    assert status == 404
+    status, headers, css = get(port, "/assets/clinsite.css")
+    assert status == 200 and headers["Content-Type"] == "text/css; charset=utf-8"
+    assert SCRIPT not in css and headers["Cache-Control"] == "no-store"
+    status, headers, script = get(port, SCRIPT)
+    assert status == 200 and "EventSource" in script
+    status, headers, styles = get(port, STYLES)
+    assert status == 200 and headers["Content-Type"] == "text/css; charset=utf-8"
+    assert "#clinsite-dev-overlay{position:fixed" in styles
+
+
+def test_a_new_file_is_built(served):
+    server, root, _ = served
+    events = EventStream(server.port)
+    try:
+        events.next()
+        edit(root / "content/summaries/fresh.md", summary(title="A fresh question?"), events)
+        status, _, page = get(server.port, "/summaries/fresh/")
+        assert status == 200 and "A fresh question?" in page
+    finally:
+        events.close()
+
+
+def test_the_build_folder_is_private_and_removed(make_site: Callable[..., Path]):
+    root = make_site()
+    server = DevServer(root, 0, stream=io.StringIO())
+    server.bind()
+    status = server.rebuild()
+    assert status.site is not None and not status.site.is_relative_to(root)
+    assert not (root / "site").exists()  # the user's site/ is not touched
+    page = (status.site / "summaries/q/index.html").read_text("utf-8")
+    assert SCRIPT not in page  # the reload script exists only in responses
+    workdir = status.site.parent.parent
+    server.stop()
+    assert not workdir.exists()
+
+
+def test_a_builder_can_be_dropped_in_and_a_crash_is_survived(make_site: Callable[..., Path]):
+    calls: list[BuildOptions] = []
+
+    def crashing(options: BuildOptions) -> BuildResult:
+        calls.append(options)
+        raise RuntimeError("boom")
+
+    log = io.StringIO()
+    server = DevServer(make_site(), 0, builder=crashing, stream=log)
+    try:
+        server.bind()
+        status = server.rebuild()
+    finally:
+        server.stop()
+    assert calls[0].base_url == server.url and calls[0].out is not None
+    assert status.failed and status.site is None
+    assert status.note == ("clinsite failed while building (RuntimeError: boom); "
+                           "please report it")
+    assert "<p>clinsite failed while building (RuntimeError: boom); please report it</p>" in \
+        overlay(status)
+
+
+def test_locate_maps_urls_to_files(tmp_path: Path):
+    (tmp_path / "a/b").mkdir(parents=True)
+    (tmp_path / "a/b/index.html").write_text("x")
+    (tmp_path / "404.html").write_text("missing")
+    assert locate(tmp_path, "/a/b/") == (200, tmp_path / "a/b/index.html")
+    assert locate(tmp_path, "/a/b") == (301, None)
+    assert locate(tmp_path, "/a/c/") == (404, tmp_path / "404.html")
+    assert locate(tmp_path, "/../a/b/") == (404, tmp_path / "404.html")
+
+
+def test_inject_and_overlay_escape_everything():
+    status = BuildStatus("t-2", None, (error('x".md', 1, 2, "c<d", "<img src=x onerror=1>"),))
+    html = inject(b"<html><BODY>page</BODY></html>", status).decode()
+    assert html.endswith('<script src="/__clinsite/reload.js" data-build="t-2"></script>\n'
+                         "</BODY></html>")
+    assert "<img" not in html and "&lt;img src=x onerror=1&gt;" in html
+    assert "x&quot;.md:1:2" in html and "[c&lt;d]" in html
+    assert "No build has succeeded yet." in html
+    assert inject(b"no body", BuildStatus("t-1", None)) == (
+        b'no body<script src="/__clinsite/reload.js" data-build="t-1"></script>\n')
+
+
+def test_a_busy_port_is_one_clear_line(make_site: Callable[..., Path], runner: CliRunner):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(cli, ["serve", "--root", str(make_site()), "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: port {port} on 127.0.0.1 is already in use (another "
+                             "clinsite serve?); stop it or choose another with --port N\n")
+
+
+def test_ctrl_c_stops_cleanly(make_site: Callable[..., Path], tmp_path: Path):
+    root = make_site()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "clinsite", "serve", "--root", str(root),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True)
+    reader.start()
+    try:
+        first = lines.get(timeout=20)
+        assert first.startswith(f"Serving {root} at http://127.0.0.1:")
+        port = int(first.rsplit(":", 1)[1].split("/")[0])
+        built = lines.get(timeout=20)
+        assert built.startswith("Built "), built
+        assert get(port, "/summaries/q/")[0] == 200
+        assert any(scratch.iterdir())  # the private build folder
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    reader.join(timeout=5)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert rest == ["Stopped.\n"]
+    assert not any(scratch.iterdir())  # removed on the way out
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; .ci/run installs it (never a download)
+
+# Run in a child process: Playwright's sync API cannot start while another test's
+# browser session (tests/browser/) is open in this process.
+BROWSER_SCRIPT = r"""
+import json, sys, time
+from pathlib import Path
+from playwright.sync_api import sync_playwright
+
+url, source, ok_text, broken_text = sys.argv[1:5]
+args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+seen = {}
+
+def wait(check):
+    deadline = time.monotonic() + 20
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(json.dumps({**seen, "timeout": True}))
+        time.sleep(0.05)
+
+with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=args)
+    page = browser.new_page()
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(url)
+    heading = page.locator("h1").first
+    seen["first"] = heading.inner_text()
+    Path(source).write_text(ok_text, encoding="utf-8")
+    wait(lambda: heading.inner_text() != seen["first"])  # reloaded by itself
+    seen["reloaded"] = heading.inner_text()
+    Path(source).write_text(broken_text, encoding="utf-8")
+    panel = page.locator("#clinsite-dev-overlay")
+    panel.wait_for(state="visible", timeout=20000)
+    seen["position"] = panel.evaluate("e => getComputedStyle(e).position")
+    seen["panel"] = panel.inner_text()
+    seen["under"] = heading.inner_text()
+    page.click("#clinsite-dev-overlay-close")
+    seen["hidden"] = not panel.is_visible()
+    seen["console"] = console
+    browser.close()
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_a_browser_tab_reloads_and_shows_the_overlay(served):
+    """The script works in a real browser under the theme's Content-Security-Policy."""
+    server, root, _ = served
+    source = root / "content/summaries/q.md"
+    done = subprocess.run(
+        [sys.executable, "-c", BROWSER_SCRIPT, server.url + "summaries/q/", str(source),
+         summary(title="Edited while open?"), summary("Claim [@nope2020].\n", title="Broken")],
+        capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["first"] == "Does it work?"
+    assert seen["reloaded"] == "Edited while open?"  # no manual reload
+    assert seen["position"] == "fixed"  # the overlay's stylesheet loaded under the CSP
+    assert "unknown citation key 'nope2020'" in seen["panel"]
+    assert seen["under"] == "Edited while open?"  # the last good page stays
+    assert seen["hidden"] is True
+    assert seen["console"] == []  # no CSP violation, no script error
