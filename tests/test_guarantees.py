@@ -107,3 +107,45 @@ def test_symlinks_out_of_the_root_are_refused(make_site, runner, tmp_path: Path)
         "[unsafe-symlink]",
     ]
     assert not (root / "site").exists()
+
+
+def test_inputs_that_must_simply_work(make_site, runner):
+    from clinsite.cli import cli
+
+    line = "naïve café 日本語 العربية 🩺 [@smith2018]."
+    big = "\n\n".join(f"Paragraph {i}: {line}" for i in range(70_000))
+    assert len(big.encode()) > 5_000_000
+    crlf = summary(body="Línea uno [@smith2018].\n\n- 日本語の箇条書き 🩺 [@smith2018]\n",
+                   title='"Qué pasa? 日本語 🩺"').replace("\n", "\r\n")
+    bib = ("\ufeff@article{accent2020,\r\n  author = {M{\\\"u}ller, J{\\'e}r{\\^o}me and "
+           "{World Health Organization}},\r\n  title = {Dose {HIV} {\\&} pages 1--2 in "
+           "{\\AA}land},\r\n  journal = {J Ex},\r\n  year = {2020},\r\n}\r\n")
+    root = make_site({
+        "content/summaries/big.md": summary(body=big, title="Big page?"),
+        "content/summaries/crlf.md": "\ufeff" + crlf,
+        "content/summaries/tabs.md": summary(title='"Tabs\there?"',
+                                             body="Tab\tinside [@accent2020].\n"),
+        "references/more.bib": bib,
+    })
+    result = runner.invoke(cli, ["build", "--root", str(root), "--strict"])
+    assert result.exit_code == 0, result.output
+    crlf_html = (root / "site/summaries/crlf/index.html").read_text()
+    assert "Qué pasa? 日本語 🩺" in crlf_html and "日本語の箇条書き 🩺" in crlf_html
+    tabs = (root / "site/summaries/tabs/index.html").read_text()
+    assert ("Müller J, World Health Organization. Dose HIV &amp; pages 1–2 in Åland. J Ex. 2020."
+            in tabs)
+    assert (root / "site/summaries/big/index.html").stat().st_size > 5_000_000
+
+
+def test_same_output_whatever_the_number_of_jobs(make_site, tmp_path: Path):
+    from clinsite.pipeline import BuildOptions, build
+
+    files = {f"content/summaries/q{i:03d}.md": summary(title=f"Question {i}?", body=BODY)
+             for i in range(140)}
+    root = make_site(files)
+    outs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs-{jobs}"
+        assert build(BuildOptions(root=root, out=out, jobs=jobs, cache=False)).ok
+        outs.append(snapshot(out))
+    assert outs[0] == outs[1]
