@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
@@ -47,6 +47,7 @@ class LinkTargets:
     """Where each content source path is published (site-relative URL)."""
 
     urls: Mapping[str, str]
+    drafts: frozenset[str] = frozenset()
 
     def resolver(self, doc: Document, root_prefix: str,
                  found: list[str]) -> Callable[[str], str | None]:
@@ -94,7 +95,7 @@ def compose_document(md: MarkdownIt, doc: Document, store: ReferenceStore,
     elif isinstance(doc, Drug):
         _FieldComposer(md, doc, env, fields, diags).drug()
     body = render_markdown(md, doc.body, env)
-    diags.extend(_in_body(doc, p) for p in body.problems)
+    diags.extend(_in_body(doc, _draft_link(p, doc, targets)) for p in body.problems)
     refs = tuple(CitedReference(registry.number(key), key, tuple(registry.backlinks(key)))
                  for key in registry.order)
     return ComposedPage(doc.path, tuple(bottom), fields, body.html, refs,
@@ -168,6 +169,19 @@ class _FieldComposer:
         line, col = self.doc.front.pos(path)
         self.diags.append(warning(self.doc.path, line, col, "uncited-claim",
                                   f"{what} has no citation"))
+
+
+def _draft_link(problem: MarkdownProblem, doc: Document, targets: LinkTargets) -> MarkdownProblem:
+    """A link to a draft left out of this build says so, rather than "does not exist"."""
+    if problem.code != "broken-link" or "'" not in problem.message:
+        return problem
+    href = problem.message.split("'")[1]
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(doc.path),
+                                               unquote(href.split("#")[0])))
+    if target not in targets.drafts:
+        return problem
+    return replace(problem, message=f"link target '{href}' is a draft, left out of this build "
+                                    "(use --drafts)")
 
 
 def _diagnostic(doc: Document, line: int, col: int, problem: MarkdownProblem) -> Diagnostic:

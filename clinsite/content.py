@@ -136,6 +136,7 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
     diags: list[Diagnostic] = []
     dates = dates or gitdates.LastCommitDates(root)
     found: dict[str, list[Document]] = {section: [] for section in SECTIONS}
+    left_out: set[str] = set()
     for section in SECTIONS:
         files, problems = source_files(root, section)
         diags.extend(problems)
@@ -166,10 +167,12 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
                 item = _page(fields, common, updated)
             if item is not None and (drafts or not fields.boolean("draft")):
                 found[section].append(item)
+            elif item is not None:
+                left_out.add(rel)
     summaries = tuple(d for d in found["summaries"] if isinstance(d, Summary))
     drugs = tuple(d for d in found["drugs"] if isinstance(d, Drug))
     pages = tuple(d for d in found["pages"] if isinstance(d, Page))
-    return Content(summaries, pages, drugs), diags
+    return Content(summaries, pages, drugs, frozenset(left_out)), diags
 
 
 def _updated(fields: Fields, rel: str, dates: gitdates.LastCommitDates) -> dt.date | None:

@@ -127,6 +127,7 @@ class Content:
     summaries: tuple[Summary, ...]
     pages: tuple[Page, ...]
     drugs: tuple[Drug, ...] = ()
+    drafts: frozenset[str] = frozenset()  # source paths of drafts left out of this build
 
     def all(self) -> tuple[Document, ...]:
         return (*self.summaries, *self.drugs, *self.pages)

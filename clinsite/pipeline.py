@@ -100,7 +100,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                                     config.values.get("editorial_policy", (1, 1))))
     # 6. Everything the pages share: parser, disclaimer, page history, templates.
     md = make_markdown()
-    targets = LinkTargets({doc.path: doc.url for doc in content.all()})
+    targets = LinkTargets({doc.path: doc.url for doc in content.all()}, content.drafts)
     site = SiteView(config.title, config.publisher, config.language, config.base_url,
                     config.description, _disclaimer(md, config, root, report),
                     f"{config.editorial_policy}/" if config.editorial_policy else None,

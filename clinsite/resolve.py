@@ -64,10 +64,16 @@ def check_slugs(content: Content) -> list[Diagnostic]:
 def check_related(content: Content) -> list[Diagnostic]:
     """`related` names existing summaries (or drugs)."""
     targets = {doc.slug for doc in (*content.summaries, *content.drugs)}
+    drafts = {path.rsplit("/", 1)[-1].removesuffix(".md") for path in content.drafts}
     found: list[Diagnostic] = []
     for doc in content.summaries:
         for index, slug in enumerate(doc.related):
-            if slug not in targets:
+            if slug not in targets and slug in drafts:
+                line, col = doc.front.pos(("related", index))
+                found.append(error(doc.path, line, col, "unknown-related",
+                                   f"related page '{slug}' is a draft, left out of this build "
+                                   "(use --drafts)"))
+            elif slug not in targets:
                 line, col = doc.front.pos(("related", index))
                 found.append(error(doc.path, line, col, "unknown-related",
                                    f"related page '{slug}' does not exist"
