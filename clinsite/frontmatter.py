@@ -132,6 +132,7 @@ def parse_yaml(path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnosti
         return error(path, line, col, "yaml-syntax",
                      f"YAML nested more than {MAX_YAML_DEPTH} levels deep")
     loader = _Loader(text)
+    node = None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -140,13 +141,18 @@ def parse_yaml(path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnosti
         line = (mark.line if mark else 0) + first_line
         col = (mark.column if mark else 0) + 1
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem and exc.context.startswith("expected"):
+            problem = f"{exc.context} {exc.problem}"  # e.g. a second document in the file
         return error(path, line, col, "yaml-syntax", f"YAML syntax error: {problem}")
     except yaml.YAMLError as exc:
         return error(path, first_line, 1, "yaml-syntax", f"YAML error: {exc}")
     except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError,
             RecursionError) as exc:  # e.g. `!!int x`, a date like 2024-02-30, deep nesting
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        return error(path, first_line, 1, "yaml-value", f"invalid YAML value: {detail}")
+        where = _failing_scalar(node) if node is not None else None
+        line, col = ((where.line + first_line, where.column + 1) if where is not None
+                     else (first_line, 1))
+        return error(path, line, col, "yaml-value", f"invalid YAML value: {detail}")
     finally:
         loader.dispose()
     doc = YamlDoc(path, data, origin=(first_line, 1))
@@ -156,6 +162,30 @@ def parse_yaml(path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnosti
 
 
 MAX_YAML_DEPTH = 200
+
+
+def _failing_scalar(root: yaml.Node) -> Any:
+    """The mark of the first scalar whose value cannot be constructed (`!!int en`)."""
+    probe = _Loader("")
+    stack, seen = [root], set()
+    try:
+        while stack:
+            node = stack.pop(0)
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    probe.construct_object(node)
+                except Exception:
+                    return node.start_mark
+            elif isinstance(node, yaml.MappingNode):
+                stack[:0] = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                stack[:0] = list(node.value)
+    finally:
+        probe.dispose()
+    return None
 
 
 def _flow_depth_over(text: str, limit: int) -> int | None:
