@@ -75,14 +75,14 @@ class EventStream:
         except OSError:
             pass
 
-    def next(self, timeout: float = 15) -> tuple[str, str]:
+    def next(self, timeout: float = 30) -> tuple[str, str]:
         return self.events.get(timeout=timeout)
 
     def close(self) -> None:
         self.conn.close()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -276,15 +276,15 @@ def test_ctrl_c_stops_cleanly(make_site: Callable[..., Path], tmp_path: Path):
     reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True)
     reader.start()
     try:
-        first = lines.get(timeout=20)
+        first = lines.get(timeout=60)
         assert first.startswith(f"Serving {root} at http://127.0.0.1:")
         port = int(first.rsplit(":", 1)[1].split("/")[0])
-        built = lines.get(timeout=20)
+        built = lines.get(timeout=60)
         assert built.startswith("Built "), built
         assert get(port, "/summaries/q/")[0] == 200
         assert any(scratch.iterdir())  # the private build folder
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
