@@ -313,7 +313,8 @@ def _render_table_open(
     self: RendererProtocol, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     inner: str = self.renderToken(tokens, idx, options, env)  # type: ignore[attr-defined]
-    return '<div class="table-wrap">\n' + inner
+    # Focusable and named, so keyboard users can scroll a wide table sideways.
+    return '<div class="table-wrap" tabindex="0" role="region" aria-label="Table">\n' + inner
 
 
 def _render_table_close(

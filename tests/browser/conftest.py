@@ -40,3 +40,36 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     www = out.parent / "www"
     shutil.copytree(out, www / "clinical")
     return www
+
+
+@pytest.fixture(scope="session")
+def origin(built_site: Path) -> Iterator[str]:
+    """The built sample site served on 127.0.0.1 for the whole session (base URL, no path)."""
+    from tests.serving import serve
+
+    with serve(built_site) as url:
+        yield url
+
+
+# Every page kind of the sample site, served under /clinical/.
+SAMPLE_PAGES = {
+    "home": "/clinical/",
+    "summary-cold-sore": "/clinical/summaries/cold-sore-not-settling-on-valacyclovir/",
+    "summary-patient-guide": "/clinical/summaries/cold-sore-patient-guide/",
+    "summary-resistance-signs": "/clinical/summaries/resistance-signs-immunocompromised/",
+    "drug-valacyclovir": "/clinical/drugs/valacyclovir/",
+    "about": "/clinical/about/",
+    "editorial-policy": "/clinical/editorial-policy/",
+    "board": "/clinical/board/",
+    "references": "/clinical/references/",
+    "tags": "/clinical/tags/",
+    "tag-antivirals": "/clinical/tags/antivirals/",
+    "search-query": "/clinical/search/?q=valacyclovir",
+    "404": "/clinical/404.html",
+}
+
+
+def settle(page: object, name: str) -> None:
+    """Wait until a sample page has finished its client-side work (search results)."""
+    if name.startswith("search"):
+        page.wait_for_selector(".pagefind-ui__result-link", timeout=15000)
