@@ -115,6 +115,9 @@ def serve(root: Path, port: int, drafts: bool) -> None:
     except ServeError as exc:
         _fail(str(exc), 2)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it like Ctrl-C
+    # A process started in the background by a non-interactive shell inherits SIGINT as
+    # ignored, and Python then leaves it so: Ctrl-C (or `kill -INT`) must always stop serve.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -345,7 +345,8 @@ PAREN_ENTRY = ('@article(k{n},\n  author = "Smith, John and Doe, Anna",\n'
                '  title = "A trial of things",\n  journal = "J Things",\n  year = "2018"\n)\n\n')
 
 
-@pytest.mark.xfail(strict=True, reason="pybtex's Scanner.skip_to searches each of '\"', '{' and "
+@pytest.mark.xfail(strict=False,  # a timing: it may pass on a quiet machine
+                    reason="pybtex's Scanner.skip_to searches each of '\"', '{' and "
                    "'}' separately to the end of the file, so every quoted value of a file "
                    "without braces (@article(...) entries) rescans the rest of it: 2,000 "
                    "entries 2.7 s, 4,000 9.5 s (brace style: 0.3 s, 0.85 s)")
