@@ -54,16 +54,18 @@ def cli() -> None:
               help="Worker processes (default: one per core).")
 @click.option("--no-cache", is_flag=True,
               help="Ignore the incremental cache (<root>/.clinsite-cache): a clean build.")
+@click.option("--no-search", is_flag=True,
+              help="Skip the search index (and the search page): a faster edit loop.")
 @_QUIET
 @_FORMAT
 def build(root: Path, out: Path | None, strict: bool, drafts: bool, base_url: str | None,
-          jobs: int | None, no_cache: bool, quiet: bool, fmt: str) -> None:
+          jobs: int | None, no_cache: bool, no_search: bool, quiet: bool, fmt: str) -> None:
     """Build the site into --out, replacing it only if the build succeeds."""
     from clinsite.pipeline import BuildOptions
 
     _require_root(root)
     options = BuildOptions(root=root, out=out, strict=strict, drafts=drafts, base_url=base_url,
-                           jobs=jobs, cache=not no_cache)
+                           jobs=jobs, cache=not no_cache, search=not no_search)
     result = _run_build(options, quiet)
     _report(result, fmt, "Build")
     if not quiet and result.ok:

@@ -46,7 +46,8 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     index = reference_index(content.all(), records, renderer.ctx.store)
     output.write("references/index.html", renderer.render_references(index))
     output.write("board/index.html", renderer.render_board())
-    output.write("search/index.html", renderer.render_search())
+    if renderer.site.search:
+        output.write("search/index.html", renderer.render_search())
     output.write("404.html", renderer.render_not_found())
     _machine_files(content, records, config, renderer.ctx, output)
     if output.writer is not None:

@@ -50,6 +50,7 @@ class BuildOptions:
     write: bool = True  # False for `clinsite check`
     jobs: int | None = None  # worker processes; None: one per core
     cache: bool = True  # reuse unchanged pages of the previous output (`--no-cache`: don't)
+    search: bool = True  # build the search index (`--no-search`: a faster edit loop)
 
     @property
     def out_dir(self) -> Path:
@@ -104,7 +105,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     site = SiteView(config.title, config.publisher, config.language, config.base_url,
                     config.description, _disclaimer(md, config, root, report),
                     f"{config.editorial_policy}/" if config.editorial_policy else None,
-                    generator(), tuple(sorted((p.title, p.url) for p in content.pages)))
+                    generator(), tuple(sorted((p.title, p.url) for p in content.pages)),
+                    options.search)
     ctx = ViewContext(config.base_url, board, store, today,
                       {doc.slug: doc for doc in (*content.summaries, *content.drugs)}, {},
                       config.title, config.publisher, config.language,
@@ -157,7 +159,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
         failing = bool(report.errors or (options.strict and report.warnings))
-        if writer is not None and not failing and not plan.reuse_search(records, writer):
+        if writer is not None and not failing and options.search and \
+                not plan.reuse_search(records, writer):
             # Search indexes the finished pages, before they replace the old site.
             report.extend(d for d in [index_site(writer.tmp)] if d is not None)
         if writer is not None and not report.errors and not failing:
@@ -210,7 +213,8 @@ class _Plan:
         """True when the previous output is exactly what this build would write."""
         if not self.usable() or set(self.manifest.pages) != set(self.sources):
             return False
-        if not (self.previous / MARKER).is_file() or not (self.previous / "pagefind").is_dir():
+        if not (self.previous / MARKER).is_file() or (
+                self.options.search and not (self.previous / "pagefind").is_dir()):
             return False
         return all(cache.reusable(self.manifest.pages.get(doc.path), self.sources[doc.path],
                                   self.deps[doc.path], self.previous) for doc in content.all())
@@ -281,7 +285,7 @@ def site_digest(root: Path, options: BuildOptions, content: Content, today: obje
     plain = sorted((page.title, page.url) for page in content.pages)
     return cache.digest(read("site.yaml"), read("content/board.yaml"),
                         cache.tree_digest(root / "templates", THEME), today, options.base_url,
-                        options.drafts, plain)
+                        options.drafts, options.search, plain)
 
 
 _CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")

@@ -45,6 +45,7 @@ class SiteView:
     policy_url: str | None  # site-relative
     generator: str
     pages: tuple[tuple[str, str], ...] = ()  # (title, site-relative URL) of plain pages
+    search: bool = True  # False with --no-search: no index, no search page or box
 
 
 class TemplateFailure(Exception):

@@ -122,3 +122,16 @@ def test_no_op_build_writes_nothing(make_site):
     page.unlink()  # a damaged output is rebuilt, not trusted
     assert build(BuildOptions(root=root)).ok
     assert page.is_file()
+
+
+def test_no_search_builds_no_index_and_no_search_page(make_site, runner):
+    from clinsite.cli import cli
+
+    root = make_site()
+    assert runner.invoke(cli, ["build", "--root", str(root), "--no-search"]).exit_code == 0
+    assert not (root / "site/pagefind").exists()
+    assert not (root / "site/search").exists()
+    assert 'class="site-search"' not in (root / "site/index.html").read_text()
+    assert runner.invoke(cli, ["build", "--root", str(root)]).exit_code == 0
+    assert (root / "site/pagefind/pagefind-ui.js").is_file()
+    assert 'class="site-search"' in (root / "site/index.html").read_text()

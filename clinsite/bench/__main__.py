@@ -130,14 +130,15 @@ def _bench(spec: CorpusSpec, runs: int, jobs: int | None, scenarios: list[str], 
     for line in _header(spec, targets, jobs):
         click.echo(line)
     results: list[Result] = []
+    corpus_info = {"summaries": spec.summaries, "references": spec.references,
+                   "seed": spec.seed, "runs": runs, "jobs": jobs,
+                   "today": BENCH_TODAY.isoformat()}
     for name in scenarios:
         results.extend(run_scenario(name, lanes, runs, _progress))
+        if json_file is not None:  # after every scenario: a long run that dies keeps its data
+            document = report.to_json(results, targets, corpus_info)
+            json_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     _print_results(results, targets, spec)
-    if json_file is not None:
-        document = report.to_json(results, targets, {
-            "summaries": spec.summaries, "references": spec.references, "seed": spec.seed,
-            "runs": runs, "jobs": jobs, "today": BENCH_TODAY.isoformat()})
-        json_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def _label(checkout: Path, fallback: str) -> str:
