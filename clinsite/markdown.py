@@ -228,9 +228,10 @@ def _resolve_link(
 
 
 def _image_as_link(image: Token, src: str) -> list[Token]:
-    link_open = Token("link_open", "a", 1, attrs={"href": src})
-    text = Token("text", "", 0, content=image.content or src)
-    return [link_open, text, Token("link_close", "a", -1)]
+    meta = {"from_image": True}  # still an image for the uncited-claim exemption
+    link_open = Token("link_open", "a", 1, attrs={"href": src}, meta=dict(meta))
+    text = Token("text", "", 0, content=image.content or src, meta=dict(meta))
+    return [link_open, text, Token("link_close", "a", -1, meta=dict(meta))]
 
 
 # -- uncited claims -----------------------------------------------------------
@@ -253,7 +254,8 @@ def _is_cited(inline: Token) -> bool:
 
 def _only_images(inline: Token) -> bool:
     return all(
-        child.type in ("image", "softbreak") or (child.type == "text" and not child.content.strip())
+        child.type in ("image", "softbreak") or child.meta.get("from_image")
+        or (child.type == "text" and not child.content.strip())
         for child in inline.children or ()
     )
 
