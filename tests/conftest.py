@@ -105,3 +105,18 @@ def runner() -> CliRunner:
 def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
     """Today is 2026-11-21 in every test unless a test says otherwise."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795219200")  # 2026-11-21T00:00:00Z
+
+
+@pytest.fixture(scope="session")
+def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's sample site, built once per test run with --strict (no diagnostics)."""
+    import re
+
+    from clinsite.cli import cli
+
+    out = tmp_path_factory.mktemp("sample") / "site"
+    result = CliRunner().invoke(cli, ["build", "--root", str(REPO), "--out", str(out),
+                                      "--strict"], env={"SOURCE_DATE_EPOCH": "1795219200"})
+    assert result.exit_code == 0, result.output
+    assert not re.search(r": (warning|error): ", result.output)
+    return out

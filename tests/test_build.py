@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from clinsite.cli import cli
 from tests.conftest import REPO, summary
 
@@ -34,19 +32,6 @@ def groups(html: str) -> list[tuple[str, str, list[str]]]:
     found = re.findall(r'<sup class="cite" id="(cite-\d+)">(.*?)</sup>', html, re.S)
     return [(gid, re.sub(r"<[^>]+>", "", body), re.findall(r'href="#(ref-\d+)"', body))
             for gid, body in found]
-
-
-@pytest.fixture(scope="module")
-def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository's sample site, built once with --strict into a temporary folder."""
-    from click.testing import CliRunner
-
-    out = tmp_path_factory.mktemp("out") / "site"
-    result = CliRunner().invoke(cli, ["build", "--root", str(REPO), "--out", str(out),
-                                      "--strict"], env={"SOURCE_DATE_EPOCH": "1795219200"})
-    assert result.exit_code == 0, result.output
-    assert not re.search(r": (warning|error): ", result.output)
-    return out
 
 
 def test_sample_site_has_every_page(sample_site: Path):

@@ -7,30 +7,18 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 from pybtex.database import parse_string
 
 from clinsite.cli import cli
-from tests.conftest import REPO, summary
+from tests.conftest import summary
 
 COLD = "summaries/cold-sore-not-settling-on-valacyclovir/"
 TITLE = ("My cold sore is not settling on valacyclovir 1 g twice daily: is it resistance, "
          "and what next?")
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from click.testing import CliRunner
-
-    out = tmp_path_factory.mktemp("findable") / "site"
-    result = CliRunner().invoke(cli, ["build", "--root", str(REPO), "--out", str(out), "-q"],
-                                env={"SOURCE_DATE_EPOCH": "1795219200"})
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def test_vancouver_citation_of_the_page(sample: Path):
-    html = (sample / COLD / "index.html").read_text()
+def test_vancouver_citation_of_the_page(sample_site: Path):
+    html = (sample_site / COLD / "index.html").read_text()
     text = re.search(r'<p class="cite-text" id="cite-text">([^<]+)</p>', html)
     assert text is not None
     assert text.group(1) == (
@@ -41,8 +29,8 @@ def test_vancouver_citation_of_the_page(sample: Path):
         assert f'<a href="{name}" download>' in html
 
 
-def test_bibtex_download_round_trips(sample: Path):
-    data = parse_string((sample / COLD / "cite.bib").read_text(), "bibtex")
+def test_bibtex_download_round_trips(sample_site: Path):
+    data = parse_string((sample_site / COLD / "cite.bib").read_text(), "bibtex")
     (key,) = data.entries.keys()
     assert key == "clinsite2026coldsorenotsettlingonvalacyclo"
     entry = data.entries[key]
@@ -54,8 +42,8 @@ def test_bibtex_download_round_trips(sample: Path):
     assert str(entry.persons["author"][0]) == "{clinsite sample site}"
 
 
-def test_ris_download(sample: Path):
-    raw = (sample / COLD / "cite.ris").read_bytes().decode()
+def test_ris_download(sample_site: Path):
+    raw = (sample_site / COLD / "cite.ris").read_bytes().decode()
     lines = raw.split("\r\n")
     assert lines[0] == "TY  - ELEC" and lines[-2] == "ER  - " and lines[-1] == ""
     tags = dict(line.split("  - ", 1) for line in lines[:-2])
@@ -66,8 +54,8 @@ def test_ris_download(sample: Path):
     assert tags["UR"] == "https://example.org/clinical/" + COLD
 
 
-def test_csl_json_download(sample: Path):
-    (item,) = json.loads((sample / COLD / "cite.json").read_text())
+def test_csl_json_download(sample_site: Path):
+    (item,) = json.loads((sample_site / COLD / "cite.json").read_text())
     assert item["type"] == "webpage"
     assert item["title"] == TITLE
     assert item["URL"] == "https://example.org/clinical/" + COLD
@@ -80,8 +68,8 @@ def meta(html: str) -> list[tuple[str, str]]:
     return re.findall(r'<meta name="(citation_[a-z_]+)" content="([^"]*)">', html)
 
 
-def test_highwire_tags(sample: Path):
-    html = (sample / COLD / "index.html").read_text()
+def test_highwire_tags(sample_site: Path):
+    html = (sample_site / COLD / "index.html").read_text()
     tags = meta(html)
     first = dict(tags)
     assert first["citation_title"] == TITLE
@@ -108,8 +96,8 @@ def json_ld(html: str) -> dict:
     return json.loads(found.group(1))
 
 
-def test_json_ld(sample: Path):
-    data = json_ld((sample / COLD / "index.html").read_text())
+def test_json_ld(sample_site: Path):
+    data = json_ld((sample_site / COLD / "index.html").read_text())
     assert data["@type"] == "MedicalWebPage"
     assert data["name"] == TITLE
     assert data["url"] == "https://example.org/clinical/" + COLD
@@ -135,8 +123,8 @@ def test_json_ld_cannot_be_broken_out_of(make_site, runner):
     assert "<script>alert(1)" not in html
 
 
-def test_references_index(sample: Path):
-    html = (sample / "references/index.html").read_text()
+def test_references_index(sample_site: Path):
+    html = (sample_site / "references/index.html").read_text()
     entries = re.findall(r'<li id="(source-[^"]+)">.*?<p class="cited-on">(.*?)</p>', html, re.S)
     assert len(entries) == 11  # every reference of the sample store is cited somewhere
     by_id = dict(entries)
@@ -145,49 +133,49 @@ def test_references_index(sample: Path):
     assert piret == [("summaries/cold-sore-patient-guide/", "4"), (COLD, "13"),
                      ("drugs/valacyclovir/", "5"),
                      ("summaries/resistance-signs-immunocompromised/", "14")]
-    cold = (sample / COLD / "index.html").read_text()
+    cold = (sample_site / COLD / "index.html").read_text()
     backlinks = re.search(r'<li id="ref-4" value="4">.*?<span class="backlinks">(.*?)</span>',
                           cold, re.S)
     assert backlinks is not None and len(re.findall("<a ", backlinks.group(1))) == 13
-    page = (sample / COLD / "index.html").read_text()
+    page = (sample_site / COLD / "index.html").read_text()
     assert '<a class="ref-citing" href="../../references/#source-piret2011resistance">' in page
 
 
-def test_tags_home_and_related(sample: Path):
-    tags = (sample / "tags/index.html").read_text()
+def test_tags_home_and_related(sample_site: Path):
+    tags = (sample_site / "tags/index.html").read_text()
     assert re.findall(r'<a href="\.\./(tags/[^"]+)">', tags) == [
         "tags/antivirals/", "tags/herpes-simplex/", "tags/immunocompromised/",
         "tags/resistance/"]
-    tag = (sample / "tags/immunocompromised/index.html").read_text()
+    tag = (sample_site / "tags/immunocompromised/index.html").read_text()
     assert re.findall(r'class="listing-title" href="\.\./\.\./([^"]+)"', tag) == [
         "summaries/resistance-signs-immunocompromised/"]
-    home = (sample / "index.html").read_text()
+    home = (sample_site / "index.html").read_text()
     assert ('<h2 id="topic-herpes-simplex"><a href="./tags/herpes-simplex/">Herpes simplex</a>'
             "</h2>") in home
     assert '<h2 id="recent-heading">Recently updated</h2>' in home
-    page = (sample / COLD / "index.html").read_text()
+    page = (sample_site / COLD / "index.html").read_text()
     related = re.search(r'<h2 id="related">Related questions</h2>(.*?)</section>', page, re.S)
     assert related is not None
     assert re.findall(r'href="\.\./\.\./([^"]+)"', related.group(1)) == [
         "summaries/resistance-signs-immunocompromised/", "summaries/cold-sore-patient-guide/"]
 
 
-def test_sitemap_feed_robots_api_and_404(sample: Path):
-    sitemap = (sample / "sitemap.xml").read_text()
+def test_sitemap_feed_robots_api_and_404(sample_site: Path):
+    sitemap = (sample_site / "sitemap.xml").read_text()
     assert ("<url><loc>https://example.org/clinical/" + COLD + "</loc>"
             "<lastmod>2026-11-21</lastmod></url>") in sitemap
-    feed = (sample / "feed.xml").read_text()
+    feed = (sample_site / "feed.xml").read_text()
     assert feed.count("<entry>") == 3
     assert "<updated>2026-11-21T00:00:00Z</updated>" in feed
-    assert (sample / "robots.txt").read_text() == (
+    assert (sample_site / "robots.txt").read_text() == (
         "User-agent: *\nAllow: /\n\nSitemap: https://example.org/clinical/sitemap.xml\n")
-    api = json.loads((sample / "api/summaries.json").read_text())
+    api = json.loads((sample_site / "api/summaries.json").read_text())
     first = api["summaries"][0]
     assert first["slug"] == "cold-sore-not-settling-on-valacyclovir"
     assert first["review"] == {"status": "under-review", "reviewers": ["a-example", "s-sample"],
                                "reviewed": None}
     assert "10.1128/AAC.00615-10" in first["reference_dois"]
-    not_found = (sample / "404.html").read_text()
+    not_found = (sample_site / "404.html").read_text()
     links = re.findall(r'(?:href|src)="([^"#]+)"', not_found)
     assert links and all(link.startswith("/clinical/") for link in links)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clinsite.cli import cli
-from tests.conftest import REPO, summary
+from tests.conftest import summary
 
 DRUG_PAGE = """\
 ---
@@ -184,19 +184,8 @@ def test_bad_block_attributes_are_diagnostics(make_site, runner):
     ]
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from click.testing import CliRunner
-
-    out = tmp_path_factory.mktemp("sample") / "site"
-    result = CliRunner().invoke(cli, ["build", "--root", str(REPO), "--out", str(out), "-q"],
-                                env={"SOURCE_DATE_EPOCH": "1795219200"})
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def test_sample_recommendation_box(sample: Path):
-    html = (sample / "summaries/cold-sore-not-settling-on-valacyclovir/index.html").read_text()
+def test_sample_recommendation_box(sample_site: Path):
+    html = (sample_site / "summaries/cold-sore-not-settling-on-valacyclovir/index.html").read_text()
     assert ('<aside class="rec rec-conditional" data-strength="conditional" data-certainty="low" '
             'aria-label="Conditional recommendation, low certainty evidence"><p class="rec-head">'
             '<span class="rec-strength">Conditional recommendation</span> <span '
@@ -205,8 +194,8 @@ def test_sample_recommendation_box(sample: Path):
     assert '<aside class="callout callout-pitfall"><p class="callout-label">Pitfall</p>' in html
 
 
-def test_sample_drug_dosing_table_cites(sample: Path):
-    html = (sample / "drugs/valacyclovir/index.html").read_text()
+def test_sample_drug_dosing_table_cites(sample_site: Path):
+    html = (sample_site / "drugs/valacyclovir/index.html").read_text()
     rows = re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td>', html)
     assert len(rows) == 8
     assert rows[0][0] == "Cold sores (adults, and patients aged 12 and over)"
@@ -217,7 +206,7 @@ def test_sample_drug_dosing_table_cites(sample: Path):
     assert "Summaries that discuss Valacyclovir" in html
 
 
-def test_sample_patient_variant(sample: Path):
-    html = (sample / "summaries/cold-sore-patient-guide/index.html").read_text()
+def test_sample_patient_variant(sample_site: Path):
+    html = (sample_site / "summaries/cold-sore-patient-guide/index.html").read_text()
     assert "Clinical summary · written for patients" in html
     assert 'data-page-audience="patient"' in html
