@@ -24,7 +24,7 @@ from clinsite.references import Reference
 
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
-_FORMAT = 1
+_FORMAT = 2
 
 
 def digest(*parts: object) -> str:
@@ -62,7 +62,7 @@ class Manifest:
     site: str = ""  # digest of the site-wide inputs
     out: str = ""  # the output folder these pages were written to
     pages: dict[str, Entry] = field(default_factory=dict)
-    search: str = ""  # digest of all indexed pages when the search index was built
+    search: list[str] = field(default_factory=list)  # digest of each search shard's pages
     references: dict[str, tuple[str, Reference]] = field(default_factory=dict)  # key: (digest, ref)
     html_pages: int = 0  # pages the build wrote (what a no-op build reports)
     version: str = __version__

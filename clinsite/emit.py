@@ -7,7 +7,7 @@ the machine-readable files and the theme's assets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +35,11 @@ class Output:
 
 
 def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, PageRecord],
-                  config: SiteConfig, output: Output, root: Path) -> None:
+                  config: SiteConfig, output: Output, root: Path,
+                  search_shards: Sequence[str] = ()) -> None:
     """Render and write every file that is not a document page: listings, machine-readable
-    files and assets. Built from the pages' records, never by re-reading pages."""
+    files and assets. Built from the pages' records, never by re-reading pages.
+    `search_shards`: the bundle folders the search page merges besides the primary."""
     tags = tag_views(content.summaries)
     output.write("index.html", renderer.render_home(content.summaries, content.drugs, tags))
     output.write("tags/index.html", renderer.render_tags(tags))
@@ -47,7 +49,7 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     output.write("references/index.html", renderer.render_references(index))
     output.write("board/index.html", renderer.render_board())
     if renderer.site.search:
-        output.write("search/index.html", renderer.render_search())
+        output.write("search/index.html", renderer.render_search(search_shards))
     output.write("404.html", renderer.render_not_found())
     _machine_files(content, records, config, renderer.ctx, output)
     if output.writer is not None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from clinsite import cache, parallel
+from clinsite import cache, parallel, search
 from clinsite import config as config_mod
 from clinsite.compose import LinkTargets
 from clinsite.content import check_symlinks, load_board, load_content
@@ -33,7 +33,6 @@ from clinsite.resolve import (
     check_slugs,
     check_unused_references,
 )
-from clinsite.search import index_site
 from clinsite.views import LinkView, ViewContext
 from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
 
@@ -154,15 +153,16 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         cited = {ref.key for record in records.values() for ref in record.references}
         report.extend(check_unused_references(store, cited))
         # 8. Listings and machine files, from the pages' records.
+        shards = search.assign_shards(indexed_pages(records)) if options.search else []
         try:
-            emit_listings(renderer, content, records, config, output, root)
+            emit_listings(renderer, content, records, config, output, root,
+                          [search.shard_dir(i) + "/" for i, _ in enumerate(shards) if i])
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
         failing = bool(report.errors or (options.strict and report.warnings))
-        if writer is not None and not failing and options.search and \
-                not plan.reuse_search(records, writer):
+        if writer is not None and not failing and options.search:
             # Search indexes the finished pages, before they replace the old site.
-            report.extend(d for d in [index_site(writer.tmp)] if d is not None)
+            report.extend(plan.index_search(shards, records, writer))
         if writer is not None and not report.errors and not failing:
             writer.commit()
             result.written = True
@@ -219,18 +219,24 @@ class _Plan:
         return all(cache.reusable(self.manifest.pages.get(doc.path), self.sources[doc.path],
                                   self.deps[doc.path], self.previous) for doc in content.all())
 
-    def search_digest(self, records: Mapping[str, PageRecord]) -> str:
-        return cache.digest(sorted((path, r.html_digest) for path, r in records.items()))
-
-    def reuse_search(self, records: Mapping[str, PageRecord], writer: SiteWriter) -> bool:
-        """Link the previous search index if no indexed page changed."""
-        bundle = self.previous / "pagefind"
-        if not self.usable() or self.manifest.search != self.search_digest(records) or \
-                not bundle.is_dir():
-            return False
-        files = [p.relative_to(self.previous).as_posix() for p in bundle.rglob("*") if p.is_file()]
-        cache.link_outputs(files, self.previous, writer.tmp)
-        return True
+    def index_search(self, shards: list[list[str]], records: Mapping[str, PageRecord],
+                     writer: SiteWriter) -> list[Diagnostic]:
+        """Index each search shard, or link the previous build's copy of those whose
+        pages are unchanged; the primary (which holds the search UI) first."""
+        digests = {rel: record.html_digest for record in records.values()
+                   for rel in record.outputs[:1]}
+        self._search = [cache.digest([(rel, digests[rel]) for rel in pages]) for pages in shards]
+        problems = []
+        previous = self.manifest.search if self.usable() else []
+        for index, pages in enumerate(shards):
+            bundle = self.previous / search.shard_dir(index)
+            if len(previous) == len(shards) and previous[index] == self._search[index] and \
+                    (bundle / "pagefind-entry.json").is_file():
+                cache.link_outputs(sorted(_bundle_files(bundle, self.previous)), self.previous,
+                                   writer.tmp)
+            else:
+                problems.extend(d for d in [search.index_shard(writer.tmp, index, pages)] if d)
+        return problems
 
     def save(self, records: Mapping[str, PageRecord], html_pages: int) -> None:
         if not self.options.cache:
@@ -241,8 +247,10 @@ class _Plan:
         refs = {key: (self._refs[key], ref) for key, ref in self.store.formatted().items()
                 if key in self._refs}
         cache.save(self.options.root, cache.Manifest(
-            self.site, str(self.previous.resolve()), pages, self.search_digest(records), refs,
+            self.site, str(self.previous.resolve()), pages, self._search, refs,
             html_pages=html_pages))
+
+    _search: list[str] = field(default_factory=list)  # digest of each search shard's pages
 
     def deps_after(self, record: PageRecord) -> str:
         return cache.page_deps(record, self._refs, *self._context[record.path])
@@ -300,6 +308,21 @@ def cited_candidates(content: Content) -> set[str]:
             key = match.group(1)
             found.add(key)
             found.add(key.rstrip(":.#$%&+?<>~/-"))
+    return found
+
+
+def indexed_pages(records: Mapping[str, PageRecord]) -> list[str]:
+    """The pages the search index holds: every document page (listings are not indexed)."""
+    return sorted(record.outputs[0] for record in records.values() if record.outputs)
+
+
+def _bundle_files(bundle: Path, out: Path) -> list[str]:
+    """A search shard's files, relative to `out` (the primary's, without other shards)."""
+    found = []
+    for path in bundle.rglob("*"):
+        rel = path.relative_to(bundle)
+        if path.is_file() and not rel.parts[0].startswith("shard-"):
+            found.append(path.relative_to(out).as_posix())
     return found
 
 

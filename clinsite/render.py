@@ -171,8 +171,10 @@ class Renderer:
     def render_tag(self, tag: TagView) -> str:
         return self.render("tag.html", tag.url, tag=tag, canonical=self.site.base_url + tag.url)
 
-    def render_search(self) -> str:
-        return self.render("search.html", "search/", canonical=self.site.base_url + "search/")
+    def render_search(self, shards: Sequence[str] = ()) -> str:
+        """The search page; `shards`: further index bundles (relative to the root) to merge."""
+        return self.render("search.html", "search/", canonical=self.site.base_url + "search/",
+                           search_shards=tuple(shards))
 
     def render_board(self) -> str:
         members = tuple(reviewer_view(self.ctx.board[i]) for i in sorted(self.ctx.board))

@@ -11,17 +11,79 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import shutil
 import subprocess
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from clinsite.diagnostics import Diagnostic, error
 
 BUNDLE = "pagefind"
+# A site's pages are indexed in shards: separate Pagefind indexes that the search
+# page merges (Pagefind's `mergeIndex`). Pagefind holds every page of a run in
+# memory (about 0.55 MB a page) and takes about 5 ms a page, so shards bound the
+# memory of a build and let an edit re-index one shard instead of the whole site.
+# The count is a power of two, so it changes (and every shard is re-indexed) only
+# when the site doubles; MAX_SHARDS bounds what a reader's browser loads.
+SHARD_PAGES = 400
+MAX_SHARDS = 32
+# What a merged (non-primary) shard needs; the UI scripts live in the primary bundle.
+_SHARD_FILES = ("pagefind-entry.json", "index", "fragment", "filter")
 
 
-def index_site(site_dir: Path) -> Diagnostic | None:
-    """Write the search bundle into `site_dir`/pagefind; a diagnostic if it failed."""
+def shard_count(pages: int) -> int:
+    """How many index shards a site of `pages` indexed pages has."""
+    count = 1
+    while count < MAX_SHARDS and pages > count * SHARD_PAGES:
+        count *= 2
+    return count
+
+
+def shard_dir(index: int) -> str:
+    """The bundle folder of shard `index`, relative to the output (0: the primary)."""
+    return BUNDLE if index == 0 else f"{BUNDLE}/shard-{index}"
+
+
+def assign_shards(pages: Iterable[str]) -> list[list[str]]:
+    """The indexed pages (HTML files relative to the output) grouped into shards,
+    by a stable hash of each path: a page stays in its shard as others come and go.
+    (Should a shard come out empty, which hashing makes all but impossible above a few
+    pages a shard, there are half as many.)"""
+    pages = sorted(pages)
+    hashes = [int.from_bytes(hashlib.blake2b(page.encode(), digest_size=8).digest(), "big")
+              for page in pages]
+    count = shard_count(len(pages))
+    while True:
+        shards: list[list[str]] = [[] for _ in range(count)]
+        for page, hashed in zip(pages, hashes):
+            shards[hashed % count].append(page)
+        if count == 1 or all(shards):
+            return shards
+        count //= 2
+
+
+def index_shard(site_dir: Path, index: int, pages: Sequence[str]) -> Diagnostic | None:
+    """Index `pages` (files under `site_dir`) into shard `index`'s bundle folder."""
+    staging = site_dir / f".clinsite-search-{index}"
+    try:
+        for rel in pages:
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(site_dir / rel, target)
+        return index_site(staging, site_dir / shard_dir(index), primary=index == 0)
+    except OSError as exc:
+        return error("site.yaml", 0, 0, "search-index", f"search indexing failed: {exc}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def index_site(site_dir: Path, bundle: Path | None = None, *,
+               primary: bool = True) -> Diagnostic | None:
+    """Index the pages under `site_dir` into `bundle` (default: `site_dir`/pagefind);
+    a diagnostic if it failed. A non-primary bundle keeps only its index files."""
+    bundle = bundle if bundle is not None else site_dir / BUNDLE
     try:
         import pagefind_bin
     except ImportError:
@@ -30,7 +92,7 @@ def index_site(site_dir: Path) -> Diagnostic | None:
     try:
         done = subprocess.run(
             [str(pagefind_bin.get_executable()), "--site", str(site_dir),
-             "--output-subdir", BUNDLE, "--silent"],
+             "--output-path", str(bundle), "--silent"],
             capture_output=True, text=True, timeout=600,
         )
     except (OSError, subprocess.TimeoutExpired, FileNotFoundError) as exc:
@@ -40,7 +102,11 @@ def index_site(site_dir: Path) -> Diagnostic | None:
         return error("site.yaml", 0, 0, "search-index",
                      f"search indexing failed: {detail[-1] if detail else done.returncode}")
     try:
-        canonicalise(site_dir / BUNDLE)
+        if not primary:
+            for path in bundle.iterdir():
+                if not (path.name in _SHARD_FILES or path.suffix in (".pf_meta", ".pagefind")):
+                    path.unlink()
+        canonicalise(bundle)
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         return error("site.yaml", 0, 0, "search-index",
                      f"search index has an unexpected layout ({exc}); "

@@ -135,3 +135,64 @@ def test_no_search_builds_no_index_and_no_search_page(make_site, runner):
     assert runner.invoke(cli, ["build", "--root", str(root)]).exit_code == 0
     assert (root / "site/pagefind/pagefind-ui.js").is_file()
     assert 'class="site-search"' in (root / "site/index.html").read_text()
+
+
+# --- the search index in shards ----------------------------------------------------
+
+def test_shard_count_doubles_with_the_site_and_is_capped(monkeypatch):
+    from clinsite import search
+
+    monkeypatch.setattr(search, "SHARD_PAGES", 400)
+    assert [search.shard_count(n) for n in (0, 1, 400, 401, 800, 801, 2000, 10_000)] == \
+        [1, 1, 1, 2, 2, 4, 8, 32]
+    assert search.shard_count(1_000_000) == search.MAX_SHARDS == 32
+
+
+def test_a_page_keeps_its_shard_when_others_come_and_go(monkeypatch):
+    from clinsite import search
+
+    monkeypatch.setattr(search, "SHARD_PAGES", 4)
+    pages = [f"summaries/q{i}/index.html" for i in range(30)]  # 8 shards either way
+    before = {page: i for i, shard in enumerate(search.assign_shards(pages)) for page in shard}
+    after = {page: i for i, shard in enumerate(search.assign_shards(pages[3:] + ["new/x.html"]))
+             for page in shard}
+    assert len(set(before.values())) == 8
+    assert all(after[page] == before[page] for page in pages[3:])
+    assert sorted(p for shard in search.assign_shards(pages) for p in shard) == sorted(pages)
+
+
+def test_sharded_search_is_reindexed_only_where_pages_changed(make_site, monkeypatch,
+                                                              tmp_path: Path):
+    from clinsite import search
+
+    monkeypatch.setattr(search, "SHARD_PAGES", 2)  # 7 summaries + 1 page: 4 shards
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root)).ok
+    site = root / "site"
+    shards = sorted(p.parent.relative_to(site).as_posix()
+                    for p in site.glob("pagefind/**/pagefind-entry.json"))
+    assert shards == ["pagefind", "pagefind/shard-1", "pagefind/shard-2", "pagefind/shard-3"]
+    assert not (site / "pagefind/shard-1/pagefind-ui.js").exists()  # the UI: primary only
+    search_page = (site / "search/index.html").read_text()
+    assert ('data-search-shards="../pagefind/shard-1/ ../pagefind/shard-2/ '
+            '../pagefind/shard-3/"') in search_page
+    owner = next(s for s in shards if _holds(site / s, "Question 3?"))
+    entries = {s: (site / s / "pagefind-entry.json").stat().st_ino for s in shards}
+    target = root / "content/summaries/q3.md"
+    target.write_text(target.read_text() + "\nAnother claim [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    changed = [s for s in shards if (site / s / "pagefind-entry.json").stat().st_ino != entries[s]]
+    assert changed == [owner]
+    clean = tmp_path / "clean"
+    assert build(BuildOptions(root=root, out=clean, cache=False)).ok
+    assert snapshot(site) == snapshot(clean)
+
+
+def _holds(bundle: Path, text: str) -> bool:
+    """Whether a Pagefind bundle's fragments contain `text`."""
+    import gzip
+
+    return any(text.encode() in gzip.decompress(f.read_bytes())
+               for f in (bundle / "fragment").glob("*.pf_fragment"))

@@ -137,11 +137,19 @@
     });
   }
 
-  /* Search page: Pagefind's UI, started with the query from the header box. */
+  /* Search page: Pagefind's UI, started with the query from the header box. A large
+     site's index comes in shards, which the UI merges (data-search-shards). */
   function setUpSearch() {
     var box = document.querySelector("[data-search-ui]");
     if (!box || typeof window.PagefindUI !== "function") { return; }
-    var ui = new window.PagefindUI({ element: "#" + box.id, showSubResults: true, resetStyles: false });
+    var options = { element: "#" + box.id, showSubResults: true, resetStyles: false };
+    var shards = (box.getAttribute("data-search-shards") || "").split(" ").filter(Boolean);
+    if (shards.length) {
+      options.mergeIndex = shards.map(function (shard) {
+        return { bundlePath: new URL(shard, window.location.href).pathname };
+      });
+    }
+    var ui = new window.PagefindUI(options);
     var query = new URLSearchParams(window.location.search).get("q");
     if (query) { ui.triggerSearch(query); }
   }
