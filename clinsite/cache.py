@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinsite import __version__
+from clinsite.frontmatter import ParseCache
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
 
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
+_FRONT = "front-matter.pickle"
 _FORMAT = 2
 
 
@@ -86,15 +88,37 @@ def load(root: Path) -> Manifest:
 
 def save(root: Path, manifest: Manifest) -> None:
     """Write the manifest atomically (a killed build leaves the old one or none)."""
+    _dump(root, _MANIFEST, manifest)
+
+
+def _dump(root: Path, name: str, value: object) -> None:
     folder = root / CACHE_DIR
     folder.mkdir(exist_ok=True)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("*\n")
-    tmp = folder / f"{_MANIFEST}.{os.getpid()}"
+    tmp = folder / f"{name}.{os.getpid()}"
     with tmp.open("wb") as handle:
-        pickle.dump(manifest, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / _MANIFEST)
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / name)
+
+
+def load_front(root: Path) -> ParseCache:
+    """The front matter earlier builds parsed (empty if none, stale or unreadable)."""
+    try:
+        with (root / CACHE_DIR / _FRONT).open("rb") as handle:
+            version, entries = pickle.load(handle)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
+            ValueError):
+        return ParseCache()
+    return ParseCache(entries if version == (__version__, _FORMAT) and isinstance(entries, dict)
+                      else None)
+
+
+def save_front(root: Path, parser: ParseCache) -> None:
+    """Keep the front matter this build used, if it differs from what was loaded."""
+    if parser.changed:
+        _dump(root, _FRONT, ((__version__, _FORMAT), parser.used))
 
 
 def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) -> bool:
@@ -104,15 +128,23 @@ def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) ->
     return all((previous_out / rel).is_file() for rel in entry.record.outputs)
 
 
-def link_outputs(outputs: Iterable[str], previous_out: Path, new_out: Path) -> None:
-    """Hard-link (or copy) a reused page's files into the new output."""
+def link_outputs(outputs: Iterable[str], previous_out: Path, new_out: Path,
+                 made: set[str] | None = None) -> None:
+    """Hard-link (or copy) reused files into the new output. `made`: folders (relative,
+    '' for the top) known to exist in it, shared between calls so each is made once."""
+    made = made if made is not None else set()
+    old, new = str(previous_out), str(new_out)
     for rel in outputs:
-        target = new_out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = rel.rpartition("/")[0]
+        if folder not in made:
+            os.makedirs(os.path.join(new, folder), exist_ok=True)
+            made.add(folder)
+        source, target = os.path.join(old, rel), os.path.join(new, rel)
         try:
-            os.link(previous_out / rel, target)
+            os.link(source, target)
         except OSError:
-            target.write_bytes((previous_out / rel).read_bytes())
+            with open(source, "rb") as handle, open(target, "wb") as copy:
+                copy.write(handle.read())
 
 
 def page_deps(record: PageRecord, ref_digests: Mapping[str, str], related: object,

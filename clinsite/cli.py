@@ -8,6 +8,7 @@ stderr, one a line. Heavy modules are imported inside the commands so
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -61,11 +62,30 @@ def cli() -> None:
 def build(root: Path, out: Path | None, strict: bool, drafts: bool, base_url: str | None,
           jobs: int | None, no_cache: bool, no_search: bool, quiet: bool, fmt: str) -> None:
     """Build the site into --out, replacing it only if the build succeeds."""
+    _require_root(root)
+    started = time.perf_counter()
+    taken = None
+    if not no_cache:  # nothing changed since the last build: say so without loading anything
+        from clinsite import stamp
+
+        out_dir = out if out is not None else root / "site"
+        taken = stamp.take(root, out_dir, stamp.build_options(strict, drafts, base_url,
+                                                                not no_search))
+        saved = stamp.replay(root, out_dir, taken)
+        if saved is not None:
+            from clinsite.progress import tally, write_diagnostics
+
+            write_diagnostics(sorted(saved.diagnostics), sys.stderr, fmt)
+            if not quiet:
+                warnings = sum(d.severity == "warning" for d in saved.diagnostics)
+                click.echo(f"Built {saved.pages} pages into {out_dir} in "
+                           f"{time.perf_counter() - started:.2f} s: {tally(0, warnings)} "
+                           "(nothing changed).", err=True)
+            sys.exit(0)
     from clinsite.pipeline import BuildOptions
 
-    _require_root(root)
     options = BuildOptions(root=root, out=out, strict=strict, drafts=drafts, base_url=base_url,
-                           jobs=jobs, cache=not no_cache, search=not no_search)
+                           jobs=jobs, cache=not no_cache, search=not no_search, stamp=taken)
     result = _run_build(options, quiet)
     _report(result, fmt, "Build")
     if not quiet and result.ok:

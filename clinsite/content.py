@@ -17,7 +17,13 @@ from clinsite import gitdates
 from clinsite.config import AUDIENCES, SiteConfig, today
 from clinsite.diagnostics import Diagnostic, error
 from clinsite.drugs import drug_from_front
-from clinsite.frontmatter import YamlDoc, decode_source, parse_yaml, split_front_matter
+from clinsite.frontmatter import (
+    ParseCache,
+    YamlDoc,
+    decode_source,
+    parse_yaml,
+    split_front_matter,
+)
 from clinsite.models import (
     Content,
     Document,
@@ -112,7 +118,8 @@ def source_files(root: Path, folder: str) -> tuple[list[tuple[str, Path]], list[
     return found, diags
 
 
-def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnostic:
+def read_front(rel: str, raw: bytes, parser: ParseCache | None = None,
+               ) -> tuple[YamlDoc, str, int, str] | Diagnostic:
     """Decode, split and parse a content file: (front matter, body, body line, text)."""
     source = decode_source(rel, raw)
     if isinstance(source, Diagnostic):
@@ -120,7 +127,7 @@ def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnost
     split = split_front_matter(source)
     if isinstance(split, Diagnostic):
         return split
-    doc = parse_yaml(rel, split.front, split.front_line)
+    doc = (parser.parse if parser is not None else parse_yaml)(rel, split.front, split.front_line)
     if isinstance(doc, Diagnostic):
         return doc
     if not isinstance(doc.data, dict):
@@ -131,8 +138,9 @@ def read_front(rel: str, raw: bytes) -> tuple[YamlDoc, str, int, str] | Diagnost
 
 def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
                  dates: gitdates.LastCommitDates | None = None,
-                 ) -> tuple[Content, list[Diagnostic]]:
-    """Read content/summaries, content/drugs and content/pages."""
+                 parser: ParseCache | None = None) -> tuple[Content, list[Diagnostic]]:
+    """Read content/summaries, content/drugs and content/pages (front matter through
+    `parser`, which remembers what earlier builds parsed)."""
     diags: list[Diagnostic] = []
     dates = dates or gitdates.LastCommitDates(root)
     found: dict[str, list[Document]] = {section: [] for section in SECTIONS}
@@ -147,7 +155,7 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
                 diags.append(error(rel, 1, 1, "read-error",
                                    f"cannot read file: {exc.strerror or exc}"))
                 continue
-            read = read_front(rel, raw)
+            read = read_front(rel, raw, parser)
             if isinstance(read, Diagnostic):
                 diags.append(read)
                 continue

@@ -8,6 +8,7 @@ later check can point at the exact value it rejects.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -232,3 +233,30 @@ def _index(node: yaml.Node, path: YamlPath, doc: YamlDoc, first_line: int) -> No
         elif isinstance(current, yaml.SequenceNode):
             children = [(item, (*here, i)) for i, item in enumerate(current.value)]
         stack.extend(reversed(children))  # document order, so a repeated key's last value wins
+
+
+class ParseCache:
+    """Parsed front matter by a digest of its text, kept between builds (see
+    clinsite.cache): a file whose front matter did not change is not parsed again."""
+
+    def __init__(self, entries: dict[str, YamlDoc] | None = None) -> None:
+        self.entries = entries or {}
+        self.used: dict[str, YamlDoc] = {}
+        self.parsed = 0  # how many were parsed (not found) in this build
+
+    def parse(self, path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnostic:
+        key = hashlib.blake2b(f"{path}\0{first_line}\0{text}".encode(),
+                              digest_size=16).hexdigest()
+        doc = self.entries.get(key)
+        if doc is None:
+            parsed = parse_yaml(path, text, first_line)
+            if isinstance(parsed, Diagnostic):
+                return parsed
+            doc = parsed
+            self.parsed += 1
+        self.used[key] = doc
+        return doc
+
+    @property
+    def changed(self) -> bool:
+        return self.parsed > 0 or len(self.used) != len(self.entries)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from clinsite import cache, parallel, search
+from clinsite import cache, parallel, search, stamp
 from clinsite import config as config_mod
 from clinsite.compose import LinkTargets
 from clinsite.content import check_symlinks, load_board, load_content
@@ -33,6 +33,7 @@ from clinsite.resolve import (
     check_slugs,
     check_unused_references,
 )
+from clinsite.stamp import Stamp
 from clinsite.views import LinkView, ViewContext
 from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
 
@@ -50,6 +51,7 @@ class BuildOptions:
     jobs: int | None = None  # worker processes; None: one per core
     cache: bool = True  # reuse unchanged pages of the previous output (`--no-cache`: don't)
     search: bool = True  # build the search index (`--no-search`: a faster edit loop)
+    stamp: Stamp | None = None  # of the inputs, taken before reading them (default: at start)
 
     @property
     def out_dir(self) -> Path:
@@ -75,6 +77,9 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     report = Report()
     result = BuildResult(report)
     root = options.root
+    if options.write and options.cache and options.stamp is None:
+        options = replace(options, stamp=stamp.take(root, options.out_dir, stamp.build_options(
+            options.strict, options.drafts, options.base_url, options.search)))
     # 1. Settings first: every later step needs base_url and the review interval.
     config, problems = config_mod.load_config(root, options.base_url)
     report.extend(problems)
@@ -89,8 +94,13 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         root, root / cache.CACHE_DIR if options.cache and options.write else None)
     report.extend(problems)
     git = LastCommitDates(root)
-    content, problems = load_content(root, config, drafts=options.drafts, dates=git)
+    keep = options.cache and options.write  # read and write .clinsite-cache/
+    parser = cache.load_front(root) if keep else None
+    content, problems = load_content(root, config, drafts=options.drafts, dates=git,
+                                     parser=parser)
     report.extend(problems)
+    if parser is not None:
+        cache.save_front(root, parser)
     # 5. Cross-file checks need everything loaded.
     report.extend(check_reviewers(content, board))
     report.extend(check_reviews_due(content, today))
@@ -111,7 +121,9 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                       config.title, config.publisher, config.language,
                       git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx)
-    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
+    candidates = cited_candidates(content)
+    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
+                 candidates)
     if plan.up_to_date(content):
         # Nothing any page depends on changed and the output is intact: report the
         # pages' diagnostics again and leave the output as it is.
@@ -142,7 +154,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         pages = [doc for doc in content.all() if not isinstance(doc, Drug)]
         records = plan.reuse(pages, writer)
         built = parallel.run(shared, [doc for doc in pages if doc.path not in records],
-                             cited_candidates(content), options.jobs or default_jobs(), progress)
+                             candidates, options.jobs or default_jobs(), progress)
         records.update((r.path, r) for r in built)
         # Drug pages list the summaries linking to them, so they come once links are known.
         renderer.ctx = replace(ctx, linked_from=linked_from(content, records))
@@ -200,11 +212,12 @@ class _Plan:
         reused: dict[str, PageRecord] = {}
         if writer is None or not self.usable():
             return reused
+        made: set[str] = set()
         for doc in docs:
             entry = self.manifest.pages.get(doc.path)
             if entry is not None and cache.reusable(entry, self.sources[doc.path],
                                                     self.deps[doc.path], self.previous):
-                cache.link_outputs(entry.record.outputs, self.previous, writer.tmp)
+                cache.link_outputs(entry.record.outputs, self.previous, writer.tmp, made)
                 writer.written.update(entry.record.outputs)
                 reused[doc.path] = entry.record
         return reused
@@ -260,13 +273,13 @@ class _Plan:
 
 
 def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: ViewContext,
-          site: str) -> _Plan:
+          site: str, candidates: set[str]) -> _Plan:
     """Digest every page's inputs and decide against the previous manifest."""
     manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
     plan = _Plan(options, store, manifest, site, {}, {})
     paths = {doc.path for doc in content.all()}
     keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
-    keys.update(cited_candidates(content))
+    keys.update(candidates)
     plan._refs = {key: store.digest(key) for key in keys if key in store}
     # References formatted by an earlier build, whose entries have not changed since.
     store.preload({key: ref for key, (known, ref) in manifest.references.items()
@@ -376,5 +389,10 @@ def _find_after(text: str, needle: str, start: tuple[int, int]) -> tuple[int, in
 def _finish(result: BuildResult, options: BuildOptions, started: float) -> BuildResult:
     if options.strict:
         result.report = result.report.strict()
+    if options.write and result.written and result.ok and options.stamp is not None:
+        stamp.save(options.root, options.out_dir, options.stamp, tuple(result.report.sorted()),
+                   result.pages)
+    elif options.write and (result.written or not options.cache):
+        stamp.forget(options.root)
     result.seconds = time.perf_counter() - started
     return result

@@ -57,7 +57,7 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
     count = shard_count(len(pages))
     while True:
         shards: list[list[str]] = [[] for _ in range(count)]
-        for page, hashed in zip(pages, hashes):
+        for page, hashed in zip(pages, hashes, strict=True):
             shards[hashed % count].append(page)
         if count == 1 or all(shards):
             return shards

@@ -1,0 +1,127 @@
+"""The no-op fast path: an unchanged site is reported again without being loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from clinsite import pipeline
+from clinsite.cli import cli
+from tests.conftest import summary
+
+NOTHING_CHANGED = "(nothing changed)"
+UNCITED = """
+@article{unused2020,
+  author = {Doe, Jane},
+  title = {Never cited},
+  journal = {J Other},
+  year = {2020},
+}
+"""
+
+
+def age(root: Path, seconds: float = 60) -> None:
+    """Date every input back, as on a real site (an input written within two seconds of
+    a build is 'racy' and never trusted)."""
+    past = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        if ".clinsite-cache" not in path.parts and "site" not in path.relative_to(root).parts[:1]:
+            os.utime(path, (past, past), follow_symlinks=False)
+
+
+def run(runner, root: Path, *args: str):
+    return runner.invoke(cli, ["build", "--root", str(root), *args])
+
+
+@pytest.fixture
+def built(make_site, runner):
+    root = make_site({"content/summaries/q.md": summary(), "content/summaries/r.md": summary(
+        title="Another question?"), "references/extra.bib": UNCITED})
+    age(root)
+    first = run(runner, root)
+    assert first.exit_code == 0, first.output
+    assert NOTHING_CHANGED not in first.output
+    return root
+
+
+def test_an_unchanged_site_is_not_loaded_again(built, runner, monkeypatch):
+    first = run(runner, built)  # the first build's warnings, replayed
+    monkeypatch.setattr(pipeline, "build", lambda *a, **k: pytest.fail("pipeline ran"))
+    page = built / "site/summaries/q/index.html"
+    inode = page.stat().st_ino
+    again = run(runner, built)
+    assert again.exit_code == 0, again.output
+    assert NOTHING_CHANGED in again.output
+    warnings = [line for line in again.output.splitlines() if ": warning: " in line]
+    assert warnings and warnings == [line for line in first.output.splitlines()
+                                     if ": warning: " in line]
+    assert warnings[0].startswith("references/extra.bib:2:")
+    assert page.stat().st_ino == inode
+
+
+@pytest.mark.parametrize("change", ["edit", "same-size-edit", "new-file", "option", "day",
+                                    "output-deleted", "output-added", "template"])
+def test_any_change_falls_through_to_a_real_build(built, runner, change, monkeypatch):
+    target = built / "content/summaries/q.md"
+    args: list[str] = []
+    if change == "edit":
+        target.write_text(target.read_text() + "\nMore [@smith2018].\n")
+    elif change == "same-size-edit":
+        text = target.read_text()
+        target.write_text(text.replace("Does it work?", "Does it help?"))
+        assert len(target.read_text()) == len(text)
+    elif change == "new-file":
+        (built / "content/summaries/s.md").write_text(summary(title="A third?"))
+    elif change == "option":
+        args = ["--no-search"]
+    elif change == "day":
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795392000")  # a day later
+    elif change == "output-deleted":
+        (built / "site/summaries/q/cite.ris").unlink()
+    elif change == "output-added":
+        (built / "site/summaries/q/stray.txt").write_text("x")
+    elif change == "template":
+        (built / "templates").mkdir(exist_ok=True)
+        (built / "templates/page.html").write_text("{% extends 'base.html' %}")
+    if change not in ("output-deleted", "output-added"):
+        age(built, 30)  # changed, but not racy: the stat differs from the saved one
+    result = run(runner, built, *args)
+    assert result.exit_code == 0, result.output
+    assert NOTHING_CHANGED not in result.output
+    if change == "output-deleted":
+        assert (built / "site/summaries/q/cite.ris").is_file()
+
+
+def test_a_recently_written_input_is_never_trusted(built, runner):
+    target = built / "content/summaries/q.md"
+    target.write_text(target.read_text())  # the same bytes, written just now
+    for _ in range(2):
+        result = run(runner, built)
+        assert result.exit_code == 0 and NOTHING_CHANGED not in result.output
+
+
+def test_a_new_commit_falls_through(built, runner):
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=built, check=True)
+    subprocess.run([*git, "add", "content"], cwd=built, check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], cwd=built, check=True)
+    age(built)
+    assert NOTHING_CHANGED not in run(runner, built).output
+    assert NOTHING_CHANGED in run(runner, built).output
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "second"], cwd=built,
+                   check=True)
+    age(built)
+    assert NOTHING_CHANGED not in run(runner, built).output  # page history may change
+
+
+def test_no_cache_and_failed_builds_forget_the_stamp(built, runner):
+    assert run(runner, built, "--no-cache").exit_code == 0
+    assert not (built / ".clinsite-cache/stamp.pickle").exists()
+    assert NOTHING_CHANGED not in run(runner, built).output
+    assert NOTHING_CHANGED in run(runner, built).output
+    assert run(runner, built, "--strict").exit_code == 1  # the unused-reference warning fails it
+    assert NOTHING_CHANGED not in run(runner, built, "--strict").output
