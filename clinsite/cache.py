@@ -26,7 +26,7 @@ from clinsite.references import Reference
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
 _FRONT = "front-matter.pickle"
-_FORMAT = 2
+_FORMAT = 3
 
 
 def digest(*parts: object) -> str:
@@ -67,6 +67,7 @@ class Manifest:
     search: list[str] = field(default_factory=list)  # digest of each search shard's pages
     references: dict[str, tuple[str, Reference]] = field(default_factory=dict)  # key: (digest, ref)
     html_pages: int = 0  # pages the build wrote (what a no-op build reports)
+    listings: dict[str, str] = field(default_factory=dict)  # clinsite.render.ListingMemo
     version: str = __version__
     format: int = _FORMAT
 

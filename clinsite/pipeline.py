@@ -24,7 +24,7 @@ from clinsite.markdown import PageEnv, make_markdown, render_markdown
 from clinsite.models import Content, Document, Drug
 from clinsite.parallel import PageRecord, Shared, default_jobs
 from clinsite.references import ReferenceStore, load_references
-from clinsite.render import THEME, Renderer, SiteView, TemplateFailure, generator
+from clinsite.render import THEME, ListingMemo, Renderer, SiteView, TemplateFailure, generator
 from clinsite.resolve import (
     check_policy_page,
     check_related,
@@ -124,6 +124,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     candidates = cited_candidates(content)
     plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
                  candidates)
+    if options.cache and options.write:
+        renderer.memo = ListingMemo(plan.manifest.listings if plan.usable() else None)
     if plan.up_to_date(content):
         # Nothing any page depends on changed and the output is intact: report the
         # pages' diagnostics again and leave the output as it is.
@@ -179,7 +181,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
             writer.commit()
             result.written = True
             plan.save(records, output.pages + sum(
-                1 for r in records.values() for o in r.outputs if o.endswith(".html")))
+                1 for r in records.values() for o in r.outputs if o.endswith(".html")),
+                renderer.memo.used if renderer.memo is not None else {})
     finally:
         if writer is not None and not result.written:
             writer.abort()  # the previous output stays exactly as it was
@@ -251,7 +254,8 @@ class _Plan:
                 problems.extend(d for d in [search.index_shard(writer.tmp, index, pages)] if d)
         return problems
 
-    def save(self, records: Mapping[str, PageRecord], html_pages: int) -> None:
+    def save(self, records: Mapping[str, PageRecord], html_pages: int,
+             listings: dict[str, str]) -> None:
         if not self.options.cache:
             return
         pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record,
@@ -261,7 +265,7 @@ class _Plan:
                 if key in self._refs}
         cache.save(self.options.root, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self._search, refs,
-            html_pages=html_pages))
+            html_pages=html_pages, listings=listings))
 
     _search: list[str] = field(default_factory=list)  # digest of each search shard's pages
 

@@ -9,7 +9,8 @@ folder overrides it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -115,6 +116,24 @@ def _display_path(name: str, root: Path) -> str:
     return path.as_posix()
 
 
+class ListingMemo:
+    """Rendered listings by a digest of everything their templates are given, kept
+    between builds: a listing whose views did not change is not rendered again.
+    Only given `previous` when the site-wide inputs (templates, settings, today) are
+    the same as when those were rendered (clinsite.cache's site digest)."""
+
+    def __init__(self, previous: dict[str, str] | None = None) -> None:
+        self.previous = previous or {}
+        self.used: dict[str, str] = {}
+
+    def get(self, key: str, render: Callable[[], str]) -> str:
+        text = self.previous.get(key)
+        if text is None:
+            text = render()
+        self.used[key] = text
+        return text
+
+
 class Renderer:
     """Renders view models with the site's templates."""
 
@@ -123,6 +142,17 @@ class Renderer:
         self.env = make_environment(root)
         self.site = site
         self.ctx = ctx
+        self.memo: ListingMemo | None = None  # set by a build that keeps a cache
+
+    def _listing(self, template: str, url: str, *, root: str | None = None,
+                 **context: object) -> str:
+        """`render` for a listing page, through the memo when there is one. The key is
+        the repr of every value the template is given (views are frozen dataclasses)."""
+        if self.memo is None:
+            return self.render(template, url, root=root, **context)
+        key = hashlib.blake2b(repr((template, url, root, self.site, sorted(context.items())))
+                              .encode(), digest_size=16).hexdigest()
+        return self.memo.get(key, lambda: self.render(template, url, root=root, **context))
 
     def render(self, template: str, url: str, *, root: str | None = None,
                **context: object) -> str:
@@ -157,34 +187,34 @@ class Renderer:
     def render_home(self, summaries: Iterable[Summary], drugs: Iterable[Drug],
                     tags: Sequence[TagView]) -> str:
         items, recent, monographs = home_listings(summaries, drugs)
-        return self.render("home.html", "", summaries=items, recent=recent, drugs=monographs,
+        return self._listing("home.html", "", summaries=items, recent=recent, drugs=monographs,
                            tags=tags, canonical=self.site.base_url)
 
     def render_references(self, entries: Sequence[IndexEntry]) -> str:
-        return self.render("references.html", "references/", entries=entries,
+        return self._listing("references.html", "references/", entries=entries,
                            canonical=self.site.base_url + "references/")
 
     def render_tags(self, tags: Sequence[TagView]) -> str:
-        return self.render("tags.html", "tags/", tags=tags,
+        return self._listing("tags.html", "tags/", tags=tags,
                            canonical=self.site.base_url + "tags/")
 
     def render_tag(self, tag: TagView) -> str:
-        return self.render("tag.html", tag.url, tag=tag, canonical=self.site.base_url + tag.url)
+        return self._listing("tag.html", tag.url, tag=tag, canonical=self.site.base_url + tag.url)
 
     def render_search(self, shards: Sequence[str] = ()) -> str:
         """The search page; `shards`: further index bundles (relative to the root) to merge."""
-        return self.render("search.html", "search/", canonical=self.site.base_url + "search/",
+        return self._listing("search.html", "search/", canonical=self.site.base_url + "search/",
                            search_shards=tuple(shards))
 
     def render_board(self) -> str:
         members = tuple(reviewer_view(self.ctx.board[i]) for i in sorted(self.ctx.board))
-        return self.render("board.html", "board/", members=members,
+        return self._listing("board.html", "board/", members=members,
                            canonical=self.site.base_url + "board/")
 
     def render_not_found(self) -> str:
         # 404.html is served at any depth, so its links are absolute paths.
         base_path = self.site.base_url.split("://", 1)[-1].partition("/")[2]
-        return self.render("404.html", "", root="/" + base_path, canonical=self.site.base_url)
+        return self._listing("404.html", "", root="/" + base_path, canonical=self.site.base_url)
 
 
 def theme_assets(root: Path) -> list[tuple[str, Path]]:

@@ -154,7 +154,7 @@ def test_a_page_keeps_its_shard_when_others_come_and_go(monkeypatch):
     monkeypatch.setattr(search, "SHARD_PAGES", 4)
     pages = [f"summaries/q{i}/index.html" for i in range(30)]  # 8 shards either way
     before = {page: i for i, shard in enumerate(search.assign_shards(pages)) for page in shard}
-    after = {page: i for i, shard in enumerate(search.assign_shards(pages[3:] + ["new/x.html"]))
+    after = {page: i for i, shard in enumerate(search.assign_shards([*pages[3:], "new/x.html"]))
              for page in shard}
     assert len(set(before.values())) == 8
     assert all(after[page] == before[page] for page in pages[3:])
@@ -196,3 +196,30 @@ def _holds(bundle: Path, text: str) -> bool:
 
     return any(text.encode() in gzip.decompress(f.read_bytes())
                for f in (bundle / "fragment").glob("*.pf_fragment"))
+
+
+def test_listings_whose_views_did_not_change_are_not_rendered_again(make_site, monkeypatch):
+    from clinsite.render import Renderer
+
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    rendered: list[str] = []
+    original = Renderer.render
+
+    def counting(self, template, url, **kwargs):
+        rendered.append(template)
+        return original(self, template, url, **kwargs)
+
+    monkeypatch.setattr(Renderer, "render", counting)
+    target = root / "content/summaries/q1.md"
+    target.write_text(target.read_text().replace("Claim 1 ", "Claim one "))  # body only
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["summary.html"]  # the page; every listing came from the memo
+    rendered.clear()
+    target.write_text(target.read_text().replace("Question 1?", "Question one?"))  # its title
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    # The page, the listings that show its title, and the pages that list it.
+    assert "summary.html" in rendered and "home.html" in rendered and "tag.html" not in rendered
+    assert "board.html" not in rendered and "404.html" not in rendered
