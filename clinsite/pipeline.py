@@ -292,7 +292,7 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
         related = [(slug, ctx.pages_by_slug[slug].title) for slug in getattr(doc, "related", ())
                    if slug in ctx.pages_by_slug]
         plan._context[doc.path] = (related, ctx.history.get(doc.path, ()))
-        plan.sources[doc.path] = cache.digest(doc.text, doc.updated)  # (may come from git)
+        plan.sources[doc.path] = cache.digest(doc.text.encode(), doc.updated)  # (may come from git)
         entry = manifest.pages.get(doc.path)
         if entry is not None and all(link in paths for link in entry.record.links):
             plan.deps[doc.path] = plan.deps_after(entry.record)
