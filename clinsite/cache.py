@@ -11,6 +11,7 @@ gives a clean build, never a different one.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import dataclasses
 import hashlib
@@ -169,9 +170,26 @@ def link_outputs(outputs: Iterable[str], previous_out: Path, new_out: Path,
         source, target = os.path.join(old, rel), os.path.join(new, rel)
         try:
             os.link(source, target)
+        except FileExistsError:  # a recycled tree (clinsite.writer): often the same file
+            if os.stat(source).st_ino != os.stat(target).st_ino:
+                os.unlink(target)
+                _link_or_copy(source, target)
         except OSError:
-            with open(source, "rb") as handle, open(target, "wb") as copy:
-                copy.write(handle.read())
+            _copy(source, target)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        _copy(source, target)
+
+
+def _copy(source: str, target: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target)  # a new file: never write into one the live tree may share
+    with open(source, "rb") as handle, open(target, "wb") as copy:
+        copy.write(handle.read())
 
 
 def page_deps(record: PageRecord, ref_digests: Mapping[str, str], related: object,

@@ -8,6 +8,7 @@ build has succeeded (SPEC §7), so a failed build leaves site/ untouched.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -178,6 +179,10 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
             # Search indexes the finished pages, before they replace the old site.
             report.extend(plan.index_search(shards, records, writer))
         if writer is not None and not report.errors and not failing:
+            keep = writer.written | {rel for r in records.values() for rel in r.outputs}
+            if options.search:
+                keep.update(_bundle_files(writer.tmp / search.BUNDLE, writer.tmp, nested=True))
+            writer.sweep(keep)
             writer.commit()
             result.written = True
             plan.save(records, output.pages + sum(
@@ -251,6 +256,7 @@ class _Plan:
                 cache.link_outputs(sorted(_bundle_files(bundle, self.previous)), self.previous,
                                    writer.tmp)
             else:
+                _clear_bundle(writer.tmp / search.shard_dir(index))  # (a recycled tree's)
                 problems.extend(d for d in [search.index_shard(writer.tmp, index, pages)] if d)
         return problems
 
@@ -333,14 +339,28 @@ def indexed_pages(records: Mapping[str, PageRecord]) -> list[str]:
     return sorted(record.outputs[0] for record in records.values() if record.outputs)
 
 
-def _bundle_files(bundle: Path, out: Path) -> list[str]:
-    """A search shard's files, relative to `out` (the primary's, without other shards)."""
+def _bundle_files(bundle: Path, out: Path, *, nested: bool = False) -> list[str]:
+    """A search shard's files, relative to `out` (the primary's: without the other shards,
+    unless `nested`)."""
     found = []
     for path in bundle.rglob("*"):
         rel = path.relative_to(bundle)
-        if path.is_file() and not rel.parts[0].startswith("shard-"):
+        if path.is_file() and (nested or not rel.parts[0].startswith("shard-")):
             found.append(path.relative_to(out).as_posix())
     return found
+
+
+def _clear_bundle(bundle: Path) -> None:
+    """Remove a search shard's own files (not the other shards' folders inside the
+    primary) before Pagefind writes it afresh."""
+    if not bundle.is_dir():
+        return
+    for path in bundle.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            if not path.name.startswith("shard-"):
+                shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def linked_from(content: Content,

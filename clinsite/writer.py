@@ -4,6 +4,15 @@ Pages are written into a temporary folder beside --out as they are
 rendered; only when the whole build has succeeded is the previous output
 moved aside and the new one renamed into its place. A folder is replaced
 only if it is empty or carries the marker a previous build left in it.
+
+The output is double-buffered: the tree a build replaces is kept beside --out
+as the *spare*, and the next build starts from it instead of from an empty
+folder, so that unchanged files (hard links shared with the live tree) and
+folders need no work at all. A file is never written in place in the spare:
+it is unlinked first, so the live tree's copy of it is never touched.
+Whatever the spare holds that the build did not produce is swept before the
+exchange. A build killed while updating the spare leaves only a temporary
+folder, which the next build removes.
 """
 
 from __future__ import annotations
@@ -13,12 +22,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path, PurePosixPath
 
 MARKER = ".clinsite-output"
 MARKER_TEXT = b"This folder is clinsite build output; the next build replaces it.\n"
 _TMP = ".clinsite-tmp-"
 _OLD = ".clinsite-old-"
+_SPARE = ".clinsite-spare"
+_GONE = ".clinsite-gone-"
 
 
 class UnsafeOutput(Exception):
@@ -58,6 +70,10 @@ def recover(out: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
         elif entry.name.startswith(prefix + _TMP) and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(prefix + _GONE) and entry.is_dir():
+            _remove(entry, large=True)
+        elif entry.name == prefix + _SPARE and not (entry / MARKER).is_file():
+            _discard(entry, out)  # not a finished tree: not worth recycling
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -95,35 +111,83 @@ def _remove(folder: Path, *, large: bool) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _discard(folder: Path, out: Path) -> None:
+    """Rename `folder` out of the way at once, then delete it (in the background if large)."""
+    gone = out.parent / f".{out.name}{_GONE}{os.getpid()}-{time.monotonic_ns()}"
+    os.replace(folder, gone)
+    _remove(gone, large=True)
+
+
 class SiteWriter:
     """Writes one build's files into a temporary folder, then swaps it in."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, recycle: bool = True) -> None:
         self.out = out
         out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}"
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
-        self.tmp.mkdir()
+        spare = out.parent / f".{out.name}{_SPARE}"
+        self.recycled = recycle and (spare / MARKER).is_file()
+        if self.recycled:
+            os.replace(spare, self.tmp)  # from here on, a killed build leaves only a tmp folder
+            (self.tmp / MARKER).unlink()
+        else:
+            if spare.exists():
+                _discard(spare, out)
+            self.tmp.mkdir()
         self.written: set[str] = set()
+        self._made: set[str] = set()  # folders known to exist in tmp
 
-    def _target(self, rel: str) -> Path:
+    def _target(self, rel: str) -> str:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not pure.parts or rel in self.written:
             raise ValueError(f"refusing to write output path {rel!r}")
         self.written.add(rel)
-        target = self.tmp.joinpath(*pure.parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self.make_folder(rel.rpartition("/")[0])
+        target = os.path.join(self.tmp, *pure.parts)
+        if self.recycled:
+            try:
+                os.unlink(target)  # never write into a file the live tree may share
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                shutil.rmtree(target)
         return target
+
+    def make_folder(self, rel: str) -> None:
+        """Make sure folder `rel` ('' for the top) exists in the new tree."""
+        if rel not in self._made:
+            os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
+            self._made.add(rel)
 
     def write(self, rel: str, data: str | bytes) -> None:
         """Write one file (a path is written at most once per build)."""
         target = self._target(rel)
-        target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        with open(target, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
 
     def copy(self, rel: str, source: Path) -> None:
         target = self._target(rel)
         shutil.copyfile(source, target)
+
+    def sweep(self, keep: set[str]) -> int:
+        """Remove what a recycled tree holds beyond `keep` (every file this build
+        produced, relative paths); the number of files removed."""
+        if not self.recycled:
+            return 0
+        removed = 0
+        top = str(self.tmp)
+        for folder, dirs, files in os.walk(top, topdown=False):
+            rel = os.path.relpath(folder, top)
+            prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                if prefix + name not in keep:
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+            if prefix and not os.listdir(folder):
+                os.rmdir(folder)
+        return removed
 
     def commit(self) -> None:
         """Swap the finished tree in place of the previous output.
@@ -135,13 +199,19 @@ class SiteWriter:
         (self.tmp / MARKER).write_bytes(MARKER_TEXT)
         old = self.out.parent / f".{self.out.name}{_OLD}{os.getpid()}"
         if self.out.exists() and _exchange(self.tmp, self.out):
-            os.replace(self.tmp, old)  # the previous tree, now only garbage
+            os.replace(self.tmp, old)  # the previous tree
         else:
             if self.out.exists():
                 os.replace(self.out, old)
             os.replace(self.tmp, self.out)
         if old.exists():
-            _remove(old, large=len(self.written) > BACKGROUND_CLEANUP)
+            spare = self.out.parent / f".{self.out.name}{_SPARE}"
+            if (old / MARKER).is_file():  # kept as the next build's starting point
+                if spare.exists():
+                    _discard(spare, self.out)
+                os.replace(old, spare)
+            else:
+                _remove(old, large=len(self.written) > BACKGROUND_CLEANUP)
 
     def abort(self) -> None:
         """Drop the temporary tree; the previous output is untouched."""

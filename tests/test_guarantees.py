@@ -67,8 +67,10 @@ def test_killed_build_leaves_old_or_new_tree_and_next_build_recovers(make_site):
     final = run_build(root, out)
     assert final.wait() == 0, final.stderr.read() if final.stderr else ""
     assert snapshot(out) == new
-    leftovers = [p.name for p in root.iterdir() if p.name.startswith(".site.clinsite")]
-    assert leftovers == []
+    leftovers = [p.name for p in root.iterdir() if p.name.startswith(".site.clinsite")
+                 and "-gone-" not in p.name]  # (being deleted in the background)
+    assert leftovers == [".site.clinsite-spare"]  # the replaced tree, kept to be recycled
+    assert (root / ".site.clinsite-spare" / ".clinsite-output").is_file()
 
 
 def test_reproducible_whatever_the_paths_seed_and_mtimes(tmp_path: Path):

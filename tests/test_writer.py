@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
+from clinsite.writer import (
+    MARKER,
+    MARKER_TEXT,
+    SiteWriter,
+    UnsafeOutput,
+    check_output_dir,
+    recover,
+)
 
 SOURCES = ("content", "references", "templates")
 
@@ -20,7 +27,9 @@ def test_swap_replaces_previous_output(tmp_path):
     second.commit()
     assert (out / "index.html").read_text() == "two"
     assert (out / MARKER).is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    # The replaced tree is kept as the next build's starting point.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.clinsite-spare", "site"]
+    assert (tmp_path / ".site.clinsite-spare/index.html").read_text() == "one"
 
 
 def test_abort_leaves_previous_output(tmp_path):
@@ -105,4 +114,69 @@ def test_commit_is_one_atomic_exchange_on_linux(tmp_path, monkeypatch):
     second.commit()
     assert str(out) not in moved  # never moved aside: exchanged in one step
     assert (out / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.clinsite-spare", "site"]
+
+
+# --- the spare: the replaced tree, recycled by the next build --------------------
+
+def _tree(folder):
+    import os
+
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not os.path.islink(p)}
+
+
+def test_a_recycled_tree_never_touches_the_live_one(tmp_path):
+    import os
+
+    out = tmp_path / "site"
+    for text in ("one", "two"):
+        w = SiteWriter(out)
+        w.write("a/index.html", text)
+        w.write("shared.txt", "same")
+        w.commit()
+    live = _tree(out)
+    w = SiteWriter(out)
+    assert w.recycled
+    # The spare's files may be hard links of the live tree's: writing one makes a new file.
+    os.unlink(w.tmp / "shared.txt")
+    os.link(out / "shared.txt", w.tmp / "shared.txt")
+    w.written.discard("shared.txt")
+    w.write("shared.txt", "changed")
+    w.write("a/index.html", "three")
+    assert _tree(out) == live
+    w.abort()
+    assert _tree(out) == live
+
+
+def test_the_sweep_leaves_exactly_what_the_build_produced(tmp_path):
+    out = tmp_path / "site"
+    w = SiteWriter(out)
+    for rel in ("index.html", "old/index.html", "old/deep/x.txt", "keep/index.html"):
+        w.write(rel, rel)
+    w.commit()
+    w = SiteWriter(out)
+    w.commit()  # (an empty build: the spare is now the first tree)
+    w = SiteWriter(out)
+    assert w.recycled and (w.tmp / "old/deep/x.txt").is_file()
+    w.write("index.html", "new")
+    w.write("keep/index.html", "kept")
+    assert w.sweep(set(w.written)) == 2
+    w.commit()
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"new",
+                          "keep/index.html": b"kept"}
+
+
+def test_a_build_killed_while_recycling_leaves_the_live_tree(tmp_path):
+    out = tmp_path / "site"
+    for text in ("one", "two"):
+        w = SiteWriter(out)
+        w.write("index.html", text)
+        w.commit()
+    w = SiteWriter(out)
+    w.write("index.html", "half")  # ...and the process dies here
+    assert (out / "index.html").read_text() == "two"
+    recover(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    w = SiteWriter(out)  # no spare: an empty folder, as before the first build
+    assert not w.recycled and not any(w.tmp.iterdir())
