@@ -7,7 +7,8 @@ the machine-readable files and the theme's assets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from clinsite.config import SiteConfig
 from clinsite.listings import reference_index, tag_views
 from clinsite.models import Content, Drug, Summary
 from clinsite.parallel import PageRecord
-from clinsite.render import Renderer, theme_assets
+from clinsite.render import ListingMemo, Renderer, theme_assets
 from clinsite.views import ViewContext
 from clinsite.writer import SiteWriter
 
@@ -51,16 +52,24 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     if renderer.site.search:
         output.write("search/index.html", renderer.render_search(search_shards))
     output.write("404.html", renderer.render_not_found())
-    _machine_files(content, records, config, renderer.ctx, output)
+    _machine_files(content, records, config, renderer.ctx, output, renderer.memo)
     if output.writer is not None:
         for rel, source in theme_assets(root):
             output.writer.copy(rel, source)
 
 
 def _machine_files(content: Content, records: Mapping[str, PageRecord], config: SiteConfig,
-                   ctx: ViewContext, output: Output) -> None:
-    """sitemap.xml, feed.xml, robots.txt and api/summaries.json."""
+                   ctx: ViewContext, output: Output, memo: ListingMemo | None) -> None:
+    """sitemap.xml, feed.xml, robots.txt and api/summaries.json (each through the listing
+    memo, keyed on the repr of its inputs, when the build keeps one)."""
     home = config.base_url
+
+    def write(rel: str, make: Callable[[], str], *inputs: object) -> None:
+        if memo is None:
+            output.write(rel, make())
+            return
+        key = hashlib.blake2b(repr((rel, inputs)).encode(), digest_size=16).hexdigest()
+        output.write(rel, memo.get(key, make))
 
     def entry(doc: Summary | Drug, kind: str) -> feeds.FeedEntry:
         return feeds.FeedEntry(doc.title, home + doc.url, doc.updated,
@@ -70,11 +79,12 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
     everything = summaries + [entry(doc, "drug") for doc in content.drugs] + [
         feeds.FeedEntry(p.title, home + p.url, p.updated, "", "page") for p in content.pages]
     newest = max((e.updated for e in everything), default=None)
-    output.write("sitemap.xml", feeds.sitemap(sorted(everything, key=lambda e: e.url), home,
-                                              newest))
-    output.write("feed.xml", feeds.atom_feed(summaries, title=config.title, home=home,
-                                             publisher=config.publisher,
-                                             language=config.language))
+    by_url = sorted(everything, key=lambda e: e.url)
+    write("sitemap.xml", lambda: feeds.sitemap(by_url, home, newest), by_url, home, newest)
+    write("feed.xml", lambda: feeds.atom_feed(summaries, title=config.title, home=home,
+                                              publisher=config.publisher,
+                                              language=config.language),
+          summaries, config.title, home, config.publisher, config.language)
     output.write("robots.txt", feeds.robots(home))
     rows = [feeds.SummaryRecord(
         doc.slug, doc.title, home + doc.url, doc.updated, doc.review.status.value,
@@ -82,4 +92,5 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
         tuple(doi for c in records[doc.path].references
               if (doi := ctx.store.get(c.key).doi) is not None),
     ) for doc in content.summaries]
-    output.write("api/summaries.json", feeds.summaries_json(rows, site=config.title, home=home))
+    write("api/summaries.json", lambda: feeds.summaries_json(rows, site=config.title, home=home),
+          rows, config.title, home)
