@@ -64,7 +64,11 @@ def layout_group(cited: Iterable[tuple[int, str | None]]) -> tuple[Run, ...]:
     Runs of three or more locator-free numbers are folded into one range; numbers
     with a locator stay single (``[(1, None), (2, None), (3, 'p. 4')]`` → 1, 2, 3 p. 4).
     """
-    pairs = sorted(set(cited), key=lambda p: (p[0], p[1] is not None, p[1] or ""))
+    unique = set(cited)
+    if len(unique) == 1:  # most groups cite one source: one run, nothing to fold
+        number, locator = unique.pop()
+        return (Run(number, number, locator),)
+    pairs = sorted(unique, key=lambda p: (p[0], p[1] is not None, p[1] or ""))
     plain = sorted({n for n, loc in pairs if loc is None})
     runs: list[Run] = []
     i = 0

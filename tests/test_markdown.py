@@ -535,6 +535,10 @@ ADVERSARIAL = {
     "gt": ">" * 50_000 + "!",
     "controls": "\x01 \x7f" * 16_667 + ":",
     "cite-1": "cite-" + "1" * 50_000 + "x",
+    "key a:": "@" + "a:" * 25_000,
+    "key a/": "@a" + "/" * 50_000,
+    "key a.": "@" + "a." * 25_000 + ".",
+    "key a;": "@a; " * 12_500,
 }
 
 
@@ -629,6 +633,79 @@ def test_any_text_renders_and_positions_are_in_it(text: str, inline: bool) -> No
         assert 0 <= problem.line0 < len(lines)
         assert 0 <= problem.col0 <= len(lines[problem.line0])
     assert_points_at_keys(text.replace("\r\n", "\n"), result.problems)
+
+
+# The character-by-character scanner the key regex replaced, kept as the oracle.
+def _oracle_scan_key(src: str, pos: int, end: int) -> int:
+    def is_key_char(ch: str) -> bool:
+        return ch.isalnum() or ch == "_"
+
+    if pos >= end or not is_key_char(src[pos]):
+        return pos
+    pos += 1
+    while pos < end:
+        ch = src[pos]
+        if not is_key_char(ch):
+            nxt = src[pos + 1] if pos + 1 < end else ""
+            internal = ch in ":.#$%&-+?<>~/" and nxt != "" and is_key_char(nxt)
+            if not (internal or (ch in ":/" and nxt == "/")):
+                break
+        pos += 1
+    return pos
+
+
+def _oracle_parse_citation(src: str, start: int, end: int) -> object:
+    """(items, key offsets, end) as the scanner-based parser found them, or None."""
+    limit = min(end, start + clinsite.mdplugins.citations.MAX_CITATION_CHARS)
+    items: list[tuple[str, str | None]] = []
+    offsets: list[int] = []
+    pos = start + 1
+    while True:
+        if pos >= limit or src[pos] != "@":
+            return None
+        key_end = _oracle_scan_key(src, pos + 1, limit)
+        if key_end == pos + 1:
+            return None
+        offsets.append(pos + 1)
+        key = src[pos + 1 : key_end]
+        pos = key_end
+        while pos < limit and src[pos] in " \t\n":
+            pos += 1
+        locator = None
+        if pos < limit and src[pos] == ",":
+            loc_start = pos + 1
+            while pos < limit and src[pos] not in ";[]":
+                pos += 1
+            locator = " ".join(src[loc_start:pos].split()) or None
+        if pos >= limit or src[pos] not in ";]":
+            return None
+        items.append((key, locator))
+        if src[pos] == "]":
+            return tuple(items), tuple(offsets), pos + 1
+        pos += 1
+        while pos < limit and src[pos] in " \t\n":
+            pos += 1
+
+
+KEY_BITS = st.sampled_from(
+    ["[", "]", "@", ";", ",", " ", "\n", "\t", "a", "Z9", "_", "é", "²", "٣", ":", "/", "//",
+     "://", ".", "#", "$", "%", "&", "-", "+", "?", "<", ">", "~", "!", "(", "p. 4", "\u00a0"]
+)  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(KEY_BITS, max_size=30).map(lambda bits: "[@" + "".join(bits)),
+       st.integers(min_value=0, max_value=40))
+def test_citation_parser_matches_the_character_scanner(text: str, cut: int) -> None:
+    parse_citation = clinsite.mdplugins.citations.parse_citation
+    scan_key = clinsite.mdplugins.citations.scan_key
+    end = max(2, len(text) - cut)
+    parsed = parse_citation(text, 0, end)
+    found = None if parsed is None else (
+        tuple((item.key, item.locator) for item in parsed.items), parsed.key_offsets, parsed.end)
+    assert found == _oracle_parse_citation(text, 0, end)
+    for pos in range(len(text)):
+        assert scan_key(text, pos, end) == _oracle_scan_key(text, pos, end)
 
 
 def test_a_bare_render_works_without_a_page_env(md: MarkdownIt) -> None:

@@ -7,6 +7,7 @@ Modelled on `mdit_py_plugins.footnote`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,7 +38,15 @@ if TYPE_CHECKING:
 MAX_CITATION_CHARS = 2000
 # Pandoc: punctuation allowed inside a key when followed by a key character.
 KEY_PUNCTUATION = frozenset(":.#$%&-+?<>~/")
-_SPACE = frozenset(" \t\n")
+# A key: key characters (`\w` is exactly `str.isalnum()` or `_`), where a punctuation
+# character may stand between two of them, and `:` or `/` before a `/` (``http://``).
+# Possessive and unambiguous (a `/` takes the first branch only before a key character,
+# the second only before a `/`): one pass, no backtracking.
+_KEY = (r"\w++(?:[" + re.escape("".join(sorted(KEY_PUNCTUATION))) + r"]\w++|[:/](?=/))*+")
+# One item of a group, from its `@` to the `]` that ends the group or past the `;` (and
+# the spaces) before the next item: key, spaces, optional `, locator`.
+_ITEM_RE = re.compile(r"@(" + _KEY + r")[ \t\n]*+(?:,([^;\[\]]*+))?+(?:(\])|;[ \t\n]*+)")
+_KEY_RE = re.compile(_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,30 +65,10 @@ def citations_plugin(md: MarkdownIt) -> None:
     md.add_render_rule("citation", render_citation)
 
 
-def _is_key_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
 def scan_key(src: str, pos: int, end: int) -> int:
     """End of the citation key starting at `pos` (== `pos` if there is none)."""
-    if pos >= end or not _is_key_char(src[pos]):
-        return pos
-    pos += 1
-    while pos < end:
-        ch = src[pos]
-        if not _is_key_char(ch):
-            nxt = src[pos + 1] if pos + 1 < end else ""
-            internal = ch in KEY_PUNCTUATION and nxt != "" and _is_key_char(nxt)
-            if not (internal or (ch in ":/" and nxt == "/")):
-                break
-        pos += 1
-    return pos
-
-
-def _skip_space(src: str, pos: int, end: int) -> int:
-    while pos < end and src[pos] in _SPACE:
-        pos += 1
-    return pos
+    found = _KEY_RE.match(src, pos, end)
+    return found.end() if found else pos
 
 
 def parse_citation(src: str, start: int, end: int) -> ParsedCitation | None:
@@ -89,26 +78,17 @@ def parse_citation(src: str, start: int, end: int) -> ParsedCitation | None:
     offsets: list[int] = []
     pos = start + 1
     while True:
-        if pos >= limit or src[pos] != "@":
+        found = _ITEM_RE.match(src, pos, limit)
+        if found is None:
             return None
-        key_end = scan_key(src, pos + 1, limit)
-        if key_end == pos + 1:
-            return None
-        key = src[pos + 1 : key_end]
-        pos = _skip_space(src, key_end, limit)
-        locator = None
-        if pos < limit and src[pos] == ",":
-            loc_start = pos + 1
-            while pos < limit and src[pos] not in ";[]":
-                pos += 1
-            locator = " ".join(src[loc_start:pos].split()) or None
-        if pos >= limit or src[pos] not in ";]":
-            return None
-        items.append(CitationItem(key, locator))
-        offsets.append(key_end - len(key))
-        if src[pos] == "]":
-            return ParsedCitation(tuple(items), tuple(offsets), pos + 1)
-        pos = _skip_space(src, pos + 1, limit)
+        locator = found.group(2)
+        if locator is not None:
+            locator = " ".join(locator.split()) or None
+        items.append(CitationItem(found.group(1), locator))
+        offsets.append(found.start(1))
+        if found.group(3):
+            return ParsedCitation(tuple(items), tuple(offsets), found.end())
+        pos = found.end()
 
 
 def _is_link(state: StateInline) -> bool:
@@ -158,6 +138,9 @@ def number_citations(state: StateCore) -> None:
                 continue
             _attach(children, index)
             items: tuple[CitationItem, ...] = child.meta["items"]
+            if all(registry.is_known(item.key) for item in items):  # no position needed
+                child.meta["group"] = registry.cite_group(items)
+                continue
             positions = [
                 (0, 0)
                 if registry.is_known(item.key)
@@ -207,18 +190,22 @@ def render_citation(
     """``<sup class="cite" id="cite-N">`` with one link per visible number."""
     page = page_env(env)
     registry = page.registry
-    items: tuple[CitationItem, ...] = tokens[idx].meta["items"]
-    keys: dict[int, str] = {}
-    cited: list[tuple[int, str | None]] = []
-    for item in items:
-        if registry.is_cited(item.key):
-            keys[registry.number(item.key)] = item.key
-            cited.append((registry.number(item.key), item.locator))
+    meta = tokens[idx].meta
+    items: tuple[CitationItem, ...] = meta["items"]
     html = ""
-    group = tokens[idx].meta.get("group")
-    if cited and group:
-        runs = _render_runs(layout_group(cited), lambda n: _ref_link(n, page.describe(keys[n])))
-        html = f'<sup class="cite" id="{escapeHtml(group)}">{runs}</sup>'
+    group = meta.get("group")
+    if group:  # at least one known key, so at least one number
+        keys: dict[int, str] = {}
+        cited: list[tuple[int, str | None]] = []
+        for item in items:
+            if registry.is_cited(item.key):
+                number = registry.number(item.key)
+                keys[number] = item.key
+                cited.append((number, item.locator))
+        if cited:
+            runs = _render_runs(layout_group(cited),
+                                lambda n: _ref_link(n, page.describe(keys[n])))
+            html = f'<sup class="cite" id="{escapeHtml(group)}">{runs}</sup>'
     for item in items:
         if not registry.is_known(item.key):
             html += f'<sup class="cite cite-unknown">[?{escapeHtml(item.key)}]</sup>'
