@@ -110,6 +110,9 @@ def make_markdown() -> MarkdownIt:
     """Build the MarkdownIt instance of a run (build it once and reuse it for every text)."""
     options = {"html": False, "typographer": False, "maxNesting": MAX_NESTING}
     md = _SafeMarkdownIt("commonmark", options)
+    # With "html" off these two rules always decline; left enabled, the block one is
+    # still tried (and logs) at every line start and as a paragraph terminator.
+    md.disable(["html_block", "html_inline"])
     md.enable("table")
     md.inline.ruler.at("link", _with_offsets(link_rule, "link_open", 0))
     md.inline.ruler.at("image", _with_offsets(image_rule, "image", 1))
@@ -192,22 +195,30 @@ def resolve_links(state: StateCore) -> None:
     page = page_env(state.env)
     lines = SourceLines(state.src)
     for span in iter_inline(state.tokens):
-        children: list[Token] = []
-        for token in span.token.children or ():
-            src = str(token.attrGet("src") or "") if token.type == "image" else ""
+        children = span.token.children
+        if not children:
+            span.token.children = []
+            continue
+        kept: list[Token] | None = None  # a copy only once a remote image is replaced
+        for index, token in enumerate(children):
             if token.type == "link_open":
                 _resolve_link(state, page, lines, span, token)
-            elif _URL_SCHEME_RE.match(src):
-                line0, col0 = _position(lines, span, token)
-                message = (
-                    f"remote image '{src}' is not allowed: pages load nothing from other hosts"
-                )
-                problem = MarkdownProblem(line0, col0, "error", "remote-image", message)
-                add_problem(state.env, problem)
-                children.extend(_image_as_link(token, src))
-                continue
-            children.append(token)
-        span.token.children = children
+            elif token.type == "image":
+                src = str(token.attrGet("src") or "")
+                if _URL_SCHEME_RE.match(src):
+                    line0, col0 = _position(lines, span, token)
+                    message = (
+                        f"remote image '{src}' is not allowed: pages load nothing from other hosts"
+                    )
+                    problem = MarkdownProblem(line0, col0, "error", "remote-image", message)
+                    add_problem(state.env, problem)
+                    kept = kept if kept is not None else children[:index]
+                    kept.extend(_image_as_link(token, src))
+                    continue
+            if kept is not None:
+                kept.append(token)
+        if kept is not None:
+            span.token.children = kept
 
 
 def _resolve_link(
