@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import unescape as html_unescape
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from clinsite.citeformats import PageCitation, vancouver
 from clinsite.compose import ComposedPage
@@ -71,6 +71,7 @@ class ReferenceView:
     kind_label: str
     backlinks: tuple[str, ...]
     anchor: str  # id of this reference on the site-wide references page
+    backlinks_html: Markup  # `backlinks` as numbered links ("Cited at: 1 2 3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +205,24 @@ def reference_anchor(key: str) -> str:
     return "source-" + _ANCHOR_UNSAFE.sub("-", key)
 
 
+def backlink_links(number: int, backlinks: tuple[str, ...]) -> Markup:
+    """One link back to each citation of reference `number`, numbered in page order.
+
+    Built here rather than looped over in the template: a page has dozens of
+    back-links, and in Jinja each costs several escape and attribute calls."""
+    return Markup(" ".join(
+        f'<a href="#{escape(ident)}" aria-label="Back to citation {index} of reference'
+        f' {number} in the text">{index}</a>'
+        for index, ident in enumerate(backlinks, 1)))
+
+
 def reference_views(composed: ComposedPage, store: ReferenceStore) -> tuple[ReferenceView, ...]:
     views = []
     for cited in composed.references:
         ref = store.get(cited.key)
         views.append(ReferenceView(cited.number, cited.key, Markup(ref.html), ref.text, ref.kind,
-                                   ref.kind_label, cited.backlinks, reference_anchor(cited.key)))
+                                   ref.kind_label, cited.backlinks, reference_anchor(cited.key),
+                                   backlink_links(cited.number, cited.backlinks)))
     return tuple(views)
 
 
