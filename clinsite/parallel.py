@@ -9,10 +9,12 @@ memory does not grow with the site.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
@@ -107,6 +109,26 @@ def _format(keys: Sequence[str]) -> dict[str, Reference]:
     return {key: shared.store.get(key) for key in keys}
 
 
+# Rendering a page allocates tens of thousands of short-lived objects (markdown-it's
+# tokens), and the cyclic collector would otherwise run every 700 of them, walking
+# objects that live for the whole build: about 15% of compose time. Those are frozen
+# out of its reach before the workers fork (which also keeps their memory pages
+# shared), and the collector runs less often while pages are rendered.
+_PAGE_LOOP_GC = (20_000, 20, 20)
+
+
+@contextlib.contextmanager
+def _page_loop_gc() -> Iterator[None]:
+    previous = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*_PAGE_LOOP_GC)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 def _chunks(items: Sequence[str], count: int) -> list[list[str]]:
     """`count` interleaved shares, so long and short pages spread evenly."""
     return [list(items[i::count]) for i in range(count) if items[i::count]]
@@ -119,6 +141,12 @@ def _pool_size(items: int, jobs: int) -> int:
 def run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: int,
         progress: Callable[[str], None] | None = None) -> list[PageRecord]:
     """Format `keys` once each, then build `docs`; in `jobs` processes where it pays."""
+    with _page_loop_gc():
+        return _run(shared, docs, keys, jobs, progress)
+
+
+def _run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: int,
+         progress: Callable[[str], None] | None) -> list[PageRecord]:
     global _SHARED
     paths = [doc.path for doc in docs]
     pending = sorted(k for k in set(keys) if k in shared.store and not shared.store.is_formatted(k))

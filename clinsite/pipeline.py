@@ -95,8 +95,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         root, root / cache.CACHE_DIR if options.cache and options.write else None)
     report.extend(problems)
     git = LastCommitDates(root)
-    keep = options.cache and options.write  # read and write .clinsite-cache/
-    parser = cache.load_front(root) if keep else None
+    caching = options.cache and options.write  # read and write .clinsite-cache/
+    parser = cache.load_front(root) if caching else None
     content, problems = load_content(root, config, drafts=options.drafts, dates=git,
                                      parser=parser)
     report.extend(problems)
@@ -125,7 +125,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     candidates = cited_candidates(content)
     plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
                  candidates)
-    if options.cache and options.write:
+    if caching:
         renderer.memo = ListingMemo(plan.manifest.listings if plan.usable() else None)
     if plan.up_to_date(content):
         # Nothing any page depends on changed and the output is intact: report the
@@ -179,10 +179,11 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
             # Search indexes the finished pages, before they replace the old site.
             report.extend(plan.index_search(shards, records, writer))
         if writer is not None and not report.errors and not failing:
-            keep = writer.written | {rel for r in records.values() for rel in r.outputs}
+            produced = writer.written | {rel for r in records.values() for rel in r.outputs}
             if options.search:
-                keep.update(_bundle_files(writer.tmp / search.BUNDLE, writer.tmp, nested=True))
-            writer.sweep(keep)
+                produced.update(_bundle_files(writer.tmp / search.BUNDLE, writer.tmp,
+                                              nested=True))
+            writer.sweep(produced)
             writer.commit()
             result.written = True
             plan.save(records, output.pages + sum(
@@ -247,7 +248,7 @@ class _Plan:
         digests = {rel: record.html_digest for record in records.values()
                    for rel in record.outputs[:1]}
         self._search = [cache.digest([(rel, digests[rel]) for rel in pages]) for pages in shards]
-        problems = []
+        problems: list[Diagnostic] = []
         previous = self.manifest.search if self.usable() else []
         for index, pages in enumerate(shards):
             bundle = self.previous / search.shard_dir(index)
