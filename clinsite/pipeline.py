@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -122,9 +122,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                       config.title, config.publisher, config.language,
                       git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx)
-    candidates = cited_candidates(content)
-    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
-                 candidates)
+    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
     if caching:
         renderer.memo = ListingMemo(plan.manifest.listings if plan.usable() else None)
     if plan.up_to_date(content):
@@ -148,6 +146,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         recover(options.out_dir)
         writer = SiteWriter(options.out_dir)
     output = Output(writer)
+    indexer = search.Indexer(writer.tmp if writer is not None else Path(),
+                             options.jobs or default_jobs())
     try:
         # 7. Every page, in parallel; pages go straight into the temporary output (a
         #    failed build discards it), and templates run even when content has errors,
@@ -157,7 +157,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         pages = [doc for doc in content.all() if not isinstance(doc, Drug)]
         records = plan.reuse(pages, writer)
         built = parallel.run(shared, [doc for doc in pages if doc.path not in records],
-                             candidates, options.jobs or default_jobs(), progress)
+                             plan.keys, options.jobs or default_jobs(), progress)
         records.update((r.path, r) for r in built)
         # Drug pages list the summaries linking to them, so they come once links are known.
         renderer.ctx = replace(ctx, linked_from=linked_from(content, records))
@@ -167,17 +167,19 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
             report.extend(record.diagnostics)
         cited = {ref.key for record in records.values() for ref in record.references}
         report.extend(check_unused_references(store, cited))
-        # 8. Listings and machine files, from the pages' records.
+        # 8. Search indexes the finished pages (Pagefind, in the background) while the
+        #    listings and machine files are made from the pages' records.
         shards = search.assign_shards(indexed_pages(records)) if options.search else []
+        if writer is not None and options.search and not (
+                report.errors or (options.strict and report.warnings)):
+            plan.start_search(shards, records, writer, indexer)
         try:
             emit_listings(renderer, content, records, config, output, root,
                           [search.shard_dir(i) + "/" for i, _ in enumerate(shards) if i])
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
+        report.extend(indexer.wait())
         failing = bool(report.errors or (options.strict and report.warnings))
-        if writer is not None and not failing and options.search:
-            # Search indexes the finished pages, before they replace the old site.
-            report.extend(plan.index_search(shards, records, writer))
         if writer is not None and not report.errors and not failing:
             produced = writer.written | {rel for r in records.values() for rel in r.outputs}
             if options.search:
@@ -190,6 +192,7 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
                 1 for r in records.values() for o in r.outputs if o.endswith(".html")),
                 renderer.memo.used if renderer.memo is not None else {})
     finally:
+        indexer.wait()  # (after a failure too: Pagefind must not write into a removed tree)
         if writer is not None and not result.written:
             writer.abort()  # the previous output stays exactly as it was
     result.pages = sum(1 for r in records.values() for o in r.outputs if o.endswith(".html"))
@@ -241,14 +244,13 @@ class _Plan:
         return all(cache.reusable(self.manifest.pages.get(doc.path), self.sources[doc.path],
                                   self.deps[doc.path], self.previous) for doc in content.all())
 
-    def index_search(self, shards: list[list[str]], records: Mapping[str, PageRecord],
-                     writer: SiteWriter) -> list[Diagnostic]:
-        """Index each search shard, or link the previous build's copy of those whose
-        pages are unchanged; the primary (which holds the search UI) first."""
+    def start_search(self, shards: list[list[str]], records: Mapping[str, PageRecord],
+                     writer: SiteWriter, indexer: search.Indexer) -> None:
+        """Link the previous build's copy of each search shard whose pages are unchanged;
+        hand the others to `indexer`, which runs Pagefind while the build goes on."""
         digests = {rel: record.html_digest for record in records.values()
                    for rel in record.outputs[:1]}
         self._search = [cache.digest([(rel, digests[rel]) for rel in pages]) for pages in shards]
-        problems: list[Diagnostic] = []
         previous = self.manifest.search if self.usable() else []
         for index, pages in enumerate(shards):
             bundle = self.previous / search.shard_dir(index)
@@ -258,8 +260,7 @@ class _Plan:
                                    writer.tmp)
             else:
                 _clear_bundle(writer.tmp / search.shard_dir(index))  # (a recycled tree's)
-                problems.extend(d for d in [search.index_shard(writer.tmp, index, pages)] if d)
-        return problems
+                indexer.submit(index, pages)
 
     def save(self, records: Mapping[str, PageRecord], html_pages: int,
              listings: dict[str, str]) -> None:
@@ -279,19 +280,28 @@ class _Plan:
     def deps_after(self, record: PageRecord) -> str:
         return cache.page_deps(record, self._refs, *self._context[record.path])
 
+    keys: set[str] = field(default_factory=set)  # every reference key a page may cite
     _refs: dict[str, str] = field(default_factory=dict)
     _context: dict[str, tuple[object, object]] = field(default_factory=dict)
 
 
 def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: ViewContext,
-          site: str, candidates: set[str]) -> _Plan:
+          site: str) -> _Plan:
     """Digest every page's inputs and decide against the previous manifest."""
     manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
     plan = _Plan(options, store, manifest, site, {}, {})
     paths = {doc.path for doc in content.all()}
-    keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
-    keys.update(candidates)
-    plan._refs = {key: store.digest(key) for key in keys if key in store}
+    new_text = []
+    for doc in content.all():
+        plan.sources[doc.path] = cache.digest(doc.text.encode(), doc.updated)  # (may come from git)
+        entry = manifest.pages.get(doc.path)
+        if entry is None or entry.source != plan.sources[doc.path]:
+            new_text.append(doc)
+    # The references any page may cite: those the unchanged pages cited last time, and
+    # every `@key` in the text of new and changed pages.
+    plan.keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
+    plan.keys.update(cited_candidates(new_text))
+    plan._refs = {key: store.digest(key) for key in plan.keys if key in store}
     # References formatted by an earlier build, whose entries have not changed since.
     store.preload({key: ref for key, (known, ref) in manifest.references.items()
                    if plan._refs.get(key) == known})
@@ -299,7 +309,6 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
         related = [(slug, ctx.pages_by_slug[slug].title) for slug in getattr(doc, "related", ())
                    if slug in ctx.pages_by_slug]
         plan._context[doc.path] = (related, ctx.history.get(doc.path, ()))
-        plan.sources[doc.path] = cache.digest(doc.text.encode(), doc.updated)  # (may come from git)
         entry = manifest.pages.get(doc.path)
         if entry is not None and all(link in paths for link in entry.record.links):
             plan.deps[doc.path] = plan.deps_after(entry.record)
@@ -323,11 +332,11 @@ def site_digest(root: Path, options: BuildOptions, content: Content, today: obje
 _CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")
 
 
-def cited_candidates(content: Content) -> set[str]:
+def cited_candidates(docs: Iterable[Document]) -> set[str]:
     """Every `@key` that may be a citation (a cheap superset), so the references
     can be formatted once, in parallel, before the pages are built."""
     found: set[str] = set()
-    for doc in content.all():
+    for doc in docs:
         for match in _CANDIDATE_KEY.finditer(doc.text):
             key = match.group(1)
             found.add(key)

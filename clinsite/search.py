@@ -8,6 +8,7 @@ the build like any other step. Pages mark what is indexed
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
 import json
@@ -27,7 +28,7 @@ BUNDLE = "pagefind"
 # memory of a build and let an edit re-index one shard instead of the whole site.
 # The count is a power of two, so it changes (and every shard is re-indexed) only
 # when the site doubles; MAX_SHARDS bounds what a reader's browser loads.
-SHARD_PAGES = 400
+SHARD_PAGES = 200
 MAX_SHARDS = 32
 # What a merged (non-primary) shard needs; the UI scripts live in the primary bundle.
 _SHARD_FILES = ("pagefind-entry.json", "index", "fragment", "filter")
@@ -62,6 +63,31 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
         if count == 1 or all(shards):
             return shards
         count //= 2
+
+
+class Indexer:
+    """Runs `index_shard` for each submitted shard in background threads (each waits
+    on its Pagefind process), at most `jobs` at a time, while the build goes on."""
+
+    def __init__(self, site_dir: Path, jobs: int) -> None:
+        self.site_dir = site_dir
+        self.jobs = max(1, min(jobs, 4))
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: list[concurrent.futures.Future[Diagnostic | None]] = []
+
+    def submit(self, index: int, pages: Sequence[str]) -> None:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.jobs, "pagefind")
+        self._pending.append(self._pool.submit(index_shard, self.site_dir, index, list(pages)))
+
+    def wait(self) -> list[Diagnostic]:
+        """The problems of every shard submitted so far, once all are done."""
+        problems = [d for future in self._pending if (d := future.result()) is not None]
+        self._pending = []
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        return problems
 
 
 def index_shard(site_dir: Path, index: int, pages: Sequence[str]) -> Diagnostic | None:

@@ -142,9 +142,9 @@ def test_no_search_builds_no_index_and_no_search_page(make_site, runner):
 def test_shard_count_doubles_with_the_site_and_is_capped(monkeypatch):
     from clinsite import search
 
-    monkeypatch.setattr(search, "SHARD_PAGES", 400)
-    assert [search.shard_count(n) for n in (0, 1, 400, 401, 800, 801, 2000, 10_000)] == \
-        [1, 1, 1, 2, 2, 4, 8, 32]
+    assert search.SHARD_PAGES == 200
+    assert [search.shard_count(n) for n in (0, 1, 200, 201, 400, 401, 2000, 10_000)] == \
+        [1, 1, 1, 2, 2, 4, 16, 32]
     assert search.shard_count(1_000_000) == search.MAX_SHARDS == 32
 
 
