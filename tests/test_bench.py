@@ -156,3 +156,19 @@ def test_unknown_scenario_is_a_usage_error() -> None:
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 2
     assert "unknown scenario 'nope'" in done.stderr
+
+
+def test_a_target_runs_its_own_checkout_whatever_the_current_folder(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    import sys
+
+    from clinsite.bench.runner import make_target
+    from tests.conftest import REPO
+
+    decoy = tmp_path / "clinsite"  # another package named clinsite in the current folder
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    target = make_target("this", sys.executable, REPO)
+    assert target.module == str(REPO / "clinsite" / "__init__.py")
+    assert "--no-cache" in target.options

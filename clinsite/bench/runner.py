@@ -59,7 +59,10 @@ class Target:
 
 def make_target(label: str, python: str, checkout: Path) -> Target:
     """Probe a checkout: which clinsite it imports and which build options it offers."""
-    env = {**os.environ, "PYTHONPATH": str(checkout), "SOURCE_DATE_EPOCH": str(BENCH_EPOCH)}
+    # PYTHONSAFEPATH: `python -m clinsite` must not import a clinsite package from the
+    # current folder (e.g. when the benchmark is started inside another checkout).
+    env = {**os.environ, "PYTHONPATH": str(checkout), "SOURCE_DATE_EPOCH": str(BENCH_EPOCH),
+           "PYTHONSAFEPATH": "1"}
     env.pop("PYTHONHOME", None)
     module = _run([python, "-c", "import clinsite; print(clinsite.__file__)"], env).strip()
     help_text = _run([python, "-m", "clinsite", "build", "--help"], env)
