@@ -31,7 +31,7 @@ from clinsite.references import Reference
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
 _FRONT = "front-matter.pickle"
-_FORMAT = 3
+_FORMAT = 4
 
 
 def _pickle_by_constructor(*classes: type) -> None:

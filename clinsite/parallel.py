@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +24,7 @@ from clinsite.diagnostics import Diagnostic
 from clinsite.models import Document, Drug, Summary
 from clinsite.references import Reference, ReferenceStore
 from clinsite.render import Renderer, TemplateFailure
+from clinsite.search import indexed_digest
 from clinsite.views import plain_text
 from clinsite.writer import SiteWriter
 
@@ -43,7 +43,7 @@ class PageRecord:
     summary: str  # the bottom line (or the start of the body) as plain text
     diagnostics: tuple[Diagnostic, ...]
     outputs: tuple[str, ...]  # files written for it, relative to the output folder
-    html_digest: str = ""  # of its index.html (the search index depends on it)
+    indexed_digest: str = ""  # of what the search index sees of its index.html
 
 
 @dataclass(slots=True)
@@ -71,7 +71,7 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
     composed = compose_document(shared.md, doc, shared.store, shared.targets)
     diagnostics = list(composed.diagnostics)
     outputs: list[str] = []
-    html_digest = ""
+    indexed = ""
     try:
         html = shared.renderer.render_document(doc, composed)
     except TemplateFailure as exc:
@@ -87,9 +87,9 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
             for rel, text in files.items():
                 shared.writer.write(rel, text)
         outputs = list(files)
-        html_digest = hashlib.blake2b(html.encode(), digest_size=16).hexdigest()
+        indexed = indexed_digest(html)
     return PageRecord(doc.path, composed.references, composed.links, _summary_text(composed),
-                      tuple(diagnostics), tuple(outputs), html_digest)
+                      tuple(diagnostics), tuple(outputs), indexed)
 
 
 def _summary_text(composed: ComposedPage) -> str:

@@ -182,9 +182,9 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         failing = bool(report.errors or (options.strict and report.warnings))
         if writer is not None and not report.errors and not failing:
             produced = writer.written | {rel for r in records.values() for rel in r.outputs}
-            if options.search:
-                produced.update(_bundle_files(writer.tmp / search.BUNDLE, writer.tmp,
-                                              nested=True))
+            produced.update(plan.search_files)  # the reused shards' files
+            for index in indexer.indexed:  # the re-indexed shards' (their folders were cleared)
+                produced.update(_bundle_files(writer.tmp / search.shard_dir(index), writer.tmp))
             writer.sweep(produced)
             writer.commit()
             result.written = True
@@ -248,7 +248,7 @@ class _Plan:
                      writer: SiteWriter, indexer: search.Indexer) -> None:
         """Link the previous build's copy of each search shard whose pages are unchanged;
         hand the others to `indexer`, which runs Pagefind while the build goes on."""
-        digests = {rel: record.html_digest for record in records.values()
+        digests = {rel: record.indexed_digest for record in records.values()
                    for rel in record.outputs[:1]}
         self._search = [cache.digest([(rel, digests[rel]) for rel in pages]) for pages in shards]
         previous = self.manifest.search if self.usable() else []
@@ -256,8 +256,9 @@ class _Plan:
             bundle = self.previous / search.shard_dir(index)
             if len(previous) == len(shards) and previous[index] == self._search[index] and \
                     (bundle / "pagefind-entry.json").is_file():
-                cache.link_outputs(sorted(_bundle_files(bundle, self.previous)), self.previous,
-                                   writer.tmp)
+                files = sorted(_bundle_files(bundle, self.previous))
+                cache.link_outputs(files, self.previous, writer.tmp)
+                self.search_files.update(files)
             else:
                 _clear_bundle(writer.tmp / search.shard_dir(index))  # (a recycled tree's)
                 indexer.submit(index, pages)
@@ -267,7 +268,7 @@ class _Plan:
         if not self.options.cache:
             return
         pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record,
-                                   record.html_digest)
+                                   record.indexed_digest)
                  for path, record in records.items() if path in self.sources}
         refs = {key: (self._refs[key], ref) for key, ref in self.store.formatted().items()
                 if key in self._refs}
@@ -281,6 +282,7 @@ class _Plan:
         return cache.page_deps(record, self._refs, *self._context[record.path])
 
     keys: set[str] = field(default_factory=set)  # every reference key a page may cite
+    search_files: set[str] = field(default_factory=set)  # reused search shards' files
     _refs: dict[str, str] = field(default_factory=dict)
     _context: dict[str, tuple[object, object]] = field(default_factory=dict)
 
@@ -349,13 +351,12 @@ def indexed_pages(records: Mapping[str, PageRecord]) -> list[str]:
     return sorted(record.outputs[0] for record in records.values() if record.outputs)
 
 
-def _bundle_files(bundle: Path, out: Path, *, nested: bool = False) -> list[str]:
-    """A search shard's files, relative to `out` (the primary's: without the other shards,
-    unless `nested`)."""
+def _bundle_files(bundle: Path, out: Path) -> list[str]:
+    """A search shard's files, relative to `out` (the primary's without the other shards)."""
     found = []
     for path in bundle.rglob("*"):
         rel = path.relative_to(bundle)
-        if path.is_file() and (nested or not rel.parts[0].startswith("shard-")):
+        if path.is_file() and not rel.parts[0].startswith("shard-"):
             found.append(path.relative_to(out).as_posix())
     return found
 

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -65,6 +66,65 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
         count //= 2
 
 
+# --- what the index sees of a page -------------------------------------------------
+# A shard is re-indexed when what Pagefind reads of one of its pages changed. It skips
+# elements marked data-pagefind-ignore (the reference list, the disclaimer, "Cite this
+# page", the history), attribute values other than its own (unless a page asks it to
+# index some: data-pagefind-index-attrs) and the head's metadata, so a changed reference
+# title — which re-renders every page citing it (reference list, citation tooltips,
+# citation_reference tags) — need not re-index their shards. An ignored element that
+# holds other Pagefind attributes (filters, metadata: processed even there) is kept, and
+# anything that does not parse as expected is digested whole: a wrong guess can only
+# cost a re-index, and the incremental == clean tests compare the index byte for byte.
+
+_IGNORED = re.compile(r"<([a-zA-Z][\w-]*)(?=[^>]*\sdata-pagefind-ignore(?![\w-]))[^>]*>")
+
+
+_TOOLTIP = re.compile(r'\stitle="[^"]*"')
+_HEAD_KEPT = re.compile(r"<html\b[^>]*>|<title>.*?</title>|<[^>]*\sdata-pagefind-[^>]*>", re.S)
+
+
+def indexed_digest(html: str) -> str:
+    """A digest of what Pagefind reads of `html`."""
+    view = _without_ignored(html)
+    if "data-pagefind-index-attrs" not in view:
+        view = _TOOLTIP.sub("", view)
+    head_end = view.find("</head>")
+    if head_end >= 0:
+        view = "".join(_HEAD_KEPT.findall(view[:head_end])) + view[head_end:]
+    return hashlib.blake2b(view.encode(), digest_size=16).hexdigest()
+
+
+def _without_ignored(html: str) -> str:
+    kept: list[str] = []
+    pos = 0
+    for match in _IGNORED.finditer(html):
+        if match.start() < pos:
+            continue  # inside an element already left out
+        end = _element_end(html, match.group(1), match.end())
+        if end is None:
+            return html  # not what our templates write: digest everything
+        if "data-pagefind-" in html[match.end():end]:
+            continue
+        kept.append(html[pos:match.start()])
+        pos = end
+    kept.append(html[pos:])
+    return "".join(kept)
+
+
+def _element_end(html: str, name: str, start: int) -> int | None:
+    """Where the element `name` opened just before `start` closes (same-name nesting)."""
+    depth = 1
+    for tag in re.finditer(rf"<(/?){re.escape(name)}(?=[\s>/])[^>]*>", html[start:]):
+        if tag.group(1):
+            depth -= 1
+        elif not tag.group(0).endswith("/>"):
+            depth += 1
+        if depth == 0:
+            return start + tag.end()
+    return None
+
+
 class Indexer:
     """Runs `index_shard` for each submitted shard in background threads (each waits
     on its Pagefind process), at most `jobs` at a time, while the build goes on."""
@@ -74,8 +134,10 @@ class Indexer:
         self.jobs = max(1, min(jobs, 4))
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: list[concurrent.futures.Future[Diagnostic | None]] = []
+        self.indexed: list[int] = []  # the shards submitted
 
     def submit(self, index: int, pages: Sequence[str]) -> None:
+        self.indexed.append(index)
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.jobs, "pagefind")
         self._pending.append(self._pool.submit(index_shard, self.site_dir, index, list(pages)))

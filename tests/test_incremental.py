@@ -77,7 +77,7 @@ def edits(root: Path, rng: random.Random) -> str:
     return kind
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(1, 7))
 def test_incremental_equals_clean_after_random_edits(make_site, tmp_path: Path, seed: int):
     files = {f"content/summaries/q{i}.md": page(i) for i in range(6)}
     files["references/refs.bib"] = MORE_BIB
@@ -223,3 +223,44 @@ def test_listings_whose_views_did_not_change_are_not_rendered_again(make_site, m
     # The page, the listings that show its title, and the pages that list it.
     assert "summary.html" in rendered and "home.html" in rendered and "tag.html" not in rendered
     assert "board.html" not in rendered and "404.html" not in rendered
+
+
+def test_the_indexed_digest_skips_what_pagefind_ignores():
+    from clinsite.search import indexed_digest
+
+    page = ('<main data-pagefind-body><h1>T</h1><p>Body {body}</p>'
+            '<section class="references" data-pagefind-ignore><ol><li>{ref}</li>'
+            '<li><section>nested</section></li></ol></section>'
+            '<div data-pagefind-ignore><span data-pagefind-filter="tag:{tag}"></span></div>'
+            '<p>After</p></main>')
+    base = indexed_digest(page.format(body="a", ref="Smith J", tag="x"))
+    assert indexed_digest(page.format(body="a", ref="Jones K", tag="x")) == base
+    assert indexed_digest(page.format(body="b", ref="Smith J", tag="x")) != base
+    # An ignored element holding a filter is kept: Pagefind reads filters there too.
+    assert indexed_digest(page.format(body="a", ref="Smith J", tag="y")) != base
+    # The text after a nested ignored element still counts.
+    assert indexed_digest(page.format(body="a", ref="Smith J", tag="x").replace(
+        "After", "Later")) != base
+    # Not closed: everything is digested.
+    broken = '<p>x</p><section data-pagefind-ignore><p>{}</p>'
+    assert indexed_digest(broken.format("1")) != indexed_digest(broken.format("2"))
+
+
+def test_a_reference_edit_reindexes_no_search_shard(make_site, monkeypatch, tmp_path: Path):
+    from clinsite import search
+
+    monkeypatch.setattr(search, "SHARD_PAGES", 2)
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root)).ok
+    site = root / "site"
+    entries = {p: p.stat().st_ino for p in site.glob("pagefind/**/pagefind-entry.json")}
+    before = (site / "summaries/q1/index.html").read_text()
+    bib = root / "references/refs.bib"
+    bib.write_text(bib.read_text().replace("A trial of things", "A trial of other things"))
+    assert build(BuildOptions(root=root)).ok
+    assert (site / "summaries/q1/index.html").read_text() != before  # the page changed...
+    assert {p: p.stat().st_ino for p in entries} == entries  # ...but not what search sees
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False)).ok
+    assert snapshot(site) == snapshot(tmp_path / "clean")
