@@ -77,11 +77,12 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
 # anything that does not parse as expected is digested whole: a wrong guess can only
 # cost a re-index, and the incremental == clean tests compare the index byte for byte.
 
-_IGNORED = re.compile(r"<([a-zA-Z][\w-]*)(?=[^>]*\sdata-pagefind-ignore(?![\w-]))[^>]*>")
+_IGNORED = re.compile(r"<([a-zA-Z][\w-]*)(?=[^<>]*\sdata-pagefind-ignore(?![\w-]))[^<>]*>")
 
 
 _TOOLTIP = re.compile(r'\stitle="[^"]*"')
-_HEAD_KEPT = re.compile(r"<html\b[^>]*>|<title>.*?</title>|<[^>]*\sdata-pagefind-[^>]*>", re.S)
+# (Linear: no part can run past a "<", which the templates' escaping keeps out of tags.)
+_HEAD_KEPT = re.compile(r"<html\b[^<>]*>|<title>[^<]*</title>|<[^<>]*\sdata-pagefind-[^<>]*>")
 
 
 def indexed_digest(html: str) -> str:
@@ -115,7 +116,7 @@ def _without_ignored(html: str) -> str:
 def _element_end(html: str, name: str, start: int) -> int | None:
     """Where the element `name` opened just before `start` closes (same-name nesting)."""
     depth = 1
-    for tag in re.finditer(rf"<(/?){re.escape(name)}(?=[\s>/])[^>]*>", html[start:]):
+    for tag in re.finditer(rf"<(/?){re.escape(name)}(?=[\s>/])[^<>]*>", html[start:]):
         if tag.group(1):
             depth -= 1
         elif not tag.group(0).endswith("/>"):
