@@ -166,7 +166,10 @@ def run_once(name: str, lane: Lane, index: int) -> Sample:
     if name == "startup":
         return measure([lane.target.python, "-m", "clinsite", "--help"], lane.target.env)
     if name == "clean":
-        for folder in (lane.root / "site", lane.root / CACHE_DIR):
+        # The output, the cache and the writer's spare tree (see clinsite.writer): a clean
+        # build starts from nothing.
+        for folder in (lane.root / "site", lane.root / CACHE_DIR,
+                       *lane.root.glob(".site.clinsite-*")):
             shutil.rmtree(folder, ignore_errors=True)
         sample = lane.build("clean build", clean=True)
         lane.warm = not lane.target.incremental  # without a cache, a clean build is warm
