@@ -77,10 +77,9 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
 # anything that does not parse as expected is digested whole: a wrong guess can only
 # cost a re-index, and the incremental == clean tests compare the index byte for byte.
 
-_IGNORED = re.compile(r"<([a-zA-Z][\w-]*)(?=[^<>]*\sdata-pagefind-ignore(?![\w-]))[^<>]*>")
-
-
-_TOOLTIP = re.compile(r'\stitle="[^"]*"')
+_IGNORE_ATTR = "data-pagefind-ignore"
+_TAG_NAME = re.compile(r"<([a-zA-Z][\w-]*)[^<>]*>")
+_TOOLTIP = re.compile(r' title="[^"]*"')  # (a literal start: found by a fast scan)
 # (Linear: no part can run past a "<", which the templates' escaping keeps out of tags.)
 _HEAD_KEPT = re.compile(r"<html\b[^<>]*>|<title>[^<]*</title>|<[^<>]*\sdata-pagefind-[^<>]*>")
 
@@ -92,23 +91,33 @@ def indexed_digest(html: str) -> str:
         view = _TOOLTIP.sub("", view)
     head_end = view.find("</head>")
     if head_end >= 0:
-        view = "".join(_HEAD_KEPT.findall(view[:head_end])) + view[head_end:]
+        view = "".join(_HEAD_KEPT.findall(view, 0, head_end)) + view[head_end:]
     return hashlib.blake2b(view.encode(), digest_size=16).hexdigest()
 
 
 def _without_ignored(html: str) -> str:
+    """`html` without its data-pagefind-ignore elements (found by plain string search:
+    a page has a handful, among a thousand tags)."""
     kept: list[str] = []
-    pos = 0
-    for match in _IGNORED.finditer(html):
-        if match.start() < pos:
-            continue  # inside an element already left out
-        end = _element_end(html, match.group(1), match.end())
+    pos = found = 0
+    while (found := html.find(_IGNORE_ATTR, found)) >= 0:
+        after = found + len(_IGNORE_ATTR)
+        start = html.rfind("<", 0, found)
+        tag = _TAG_NAME.match(html, start) if start >= 0 else None
+        if tag is None or tag.end() <= found or not html[found - 1].isspace() or \
+                (after < len(html) and (html[after].isalnum() or html[after] in "-_")):
+            found = after  # not this attribute of a tag (e.g. the words in a text)
+            continue
+        if start < pos:
+            found = after  # inside an element already left out
+            continue
+        end = _element_end(html, tag.group(1), tag.end())
         if end is None:
             return html  # not what our templates write: digest everything
-        if "data-pagefind-" in html[match.end():end]:
-            continue
-        kept.append(html[pos:match.start()])
-        pos = end
+        if "data-pagefind-" not in html[tag.end():end]:
+            kept.append(html[pos:start])
+            pos = end
+        found = after
     kept.append(html[pos:])
     return "".join(kept)
 
@@ -116,13 +125,13 @@ def _without_ignored(html: str) -> str:
 def _element_end(html: str, name: str, start: int) -> int | None:
     """Where the element `name` opened just before `start` closes (same-name nesting)."""
     depth = 1
-    for tag in re.finditer(rf"<(/?){re.escape(name)}(?=[\s>/])[^<>]*>", html[start:]):
+    for tag in re.compile(rf"<(/?){re.escape(name)}(?=[\s>/])[^<>]*>").finditer(html, start):
         if tag.group(1):
             depth -= 1
         elif not tag.group(0).endswith("/>"):
             depth += 1
         if depth == 0:
-            return start + tag.end()
+            return tag.end()
     return None
 
 
