@@ -2,11 +2,11 @@
 
 A page is reused when nothing it depends on changed: its own source, the
 site-wide inputs (clinsite version, site.yaml, board, templates and theme,
-"today"), the entries of the references it cites, the titles of the pages it
-lists as related, and its git history. Reused pages are hard-linked from the
-previous output into the new one, so the output is still swapped in whole.
-The cache lives in `<root>/.clinsite-cache/`; deleting it (or `--no-cache`)
-gives a clean build, never a different one.
+"today", the Python and installed packages), the entries of the references it
+cites, the titles of the pages it lists as related, and its git history. Reused
+pages are linked from the previous output into the new one, so the output is
+still swapped in whole. The cache lives in `<root>/.clinsite-cache/`; deleting
+it (or `--no-cache`) gives a clean build, never a different one.
 """
 
 from __future__ import annotations

@@ -328,7 +328,7 @@ def site_digest(root: Path, options: BuildOptions, content: Content, today: obje
     plain = sorted((page.title, page.url) for page in content.pages)
     return cache.digest(read("site.yaml"), read("content/board.yaml"),
                         cache.tree_digest(root / "templates", THEME), today, options.base_url,
-                        options.drafts, options.search, plain)
+                        options.drafts, options.search, plain, stamp.environment())
 
 
 _CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")

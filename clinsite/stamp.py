@@ -22,6 +22,8 @@ import datetime as dt
 import hashlib
 import os
 import pickle
+import site
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,21 @@ def build_options(strict: bool, drafts: bool, base_url: str | None,
     return (strict, drafts, base_url, search)
 
 
+def environment() -> tuple[object, ...]:
+    """What else a build's output depends on: the Python and the installed packages
+    (markdown-it-py, pybtex, Jinja, Pagefind...). Installing, upgrading or removing a
+    package adds or removes a folder in site-packages, which changes its mtime."""
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    stats = []
+    for folder in folders:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue
+        stats.append((folder, st.st_mtime_ns, st.st_ino))
+    return (sys.version, tuple(stats))
+
+
 def take(root: Path, out: Path, options: tuple[object, ...]) -> Stamp:
     """The stamp of `root`'s inputs for a build with `options` into `out`."""
     now = time.time_ns()
@@ -71,7 +88,8 @@ def take(root: Path, out: Path, options: tuple[object, ...]) -> Stamp:
     # "Today" (clinsite.config.today) is SOURCE_DATE_EPOCH's day when set, else the clock's;
     # both go in, which avoids importing the configuration code.
     day = (os.environ.get("SOURCE_DATE_EPOCH", ""), dt.date.today().isoformat())
-    h.update(repr((_git_head(root), day, str(out.resolve()), options, __version__)).encode())
+    h.update(repr((_git_head(root), day, str(out.resolve()), options, __version__,
+                   environment())).encode())
     return Stamp(h.hexdigest(), newest > now - _RACY_NS)
 
 

@@ -125,3 +125,16 @@ def test_no_cache_and_failed_builds_forget_the_stamp(built, runner):
     assert NOTHING_CHANGED in run(runner, built).output
     assert run(runner, built, "--strict").exit_code == 1  # the unused-reference warning fails it
     assert NOTHING_CHANGED not in run(runner, built, "--strict").output
+
+
+def test_installing_a_package_falls_through(built, runner, monkeypatch, tmp_path):
+    from clinsite import stamp
+
+    packages = tmp_path / "site-packages"
+    packages.mkdir()
+    monkeypatch.setattr(stamp.site, "getsitepackages", lambda: [str(packages)])
+    assert NOTHING_CHANGED not in run(runner, built).output  # (a new environment)
+    assert NOTHING_CHANGED in run(runner, built).output
+    (packages / "markdown_it_py-9.9.dist-info").mkdir()  # as `pip install -U` does
+    result = run(runner, built)
+    assert result.exit_code == 0 and NOTHING_CHANGED not in result.output
