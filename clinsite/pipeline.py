@@ -364,6 +364,9 @@ def _bundle_files(bundle: Path, out: Path) -> list[str]:
 def _clear_bundle(bundle: Path) -> None:
     """Remove a search shard's own files (not the other shards' folders inside the
     primary) before Pagefind writes it afresh."""
+    if bundle.is_symlink():
+        bundle.unlink()
+        return
     if not bundle.is_dir():
         return
     for path in bundle.iterdir():

@@ -114,7 +114,9 @@ def _without_ignored(html: str) -> str:
         end = _element_end(html, tag.group(1), tag.end())
         if end is None:
             return html  # not what our templates write: digest everything
-        if "data-pagefind-" not in html[tag.end():end]:
+        region = html[tag.end():end]
+        if "data-pagefind-" not in region and "<img" not in region:  # (Pagefind reads an
+            # image for the result even inside an ignored element)
             kept.append(html[pos:start])
             pos = end
         found = after
@@ -169,7 +171,10 @@ def index_shard(site_dir: Path, index: int, pages: Sequence[str]) -> Diagnostic 
         for rel in pages:
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(site_dir / rel, target)
+            try:
+                os.link(site_dir / rel, target)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(site_dir / rel, target)
         return index_site(staging, site_dir / shard_dir(index), primary=index == 0)
     except OSError as exc:
         return error("site.yaml", 0, 0, "search-index", f"search indexing failed: {exc}")

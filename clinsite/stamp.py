@@ -82,8 +82,8 @@ def take(root: Path, out: Path, options: tuple[object, ...]) -> Stamp:
     h = hashlib.blake2b(digest_size=16)
     newest = 0
     for base, rel_root in [(root / name, name) for name in _INPUTS] + [(_PACKAGE, "<clinsite>")]:
-        for rel, st_size, st_mtime, st_ino, _ in _walk(base, rel_root):
-            h.update(f"{rel}\0{st_size}\0{st_mtime}\0{st_ino}\n".encode())
+        for rel, st_size, st_mtime, st_ino, st_ctime, _ in _walk(base, rel_root):
+            h.update(f"{rel}\0{st_size}\0{st_mtime}\0{st_ino}\0{st_ctime}\n".encode())
             newest = max(newest, st_mtime)
     # "Today" (clinsite.config.today) is SOURCE_DATE_EPOCH's day when set, else the clock's;
     # both go in, which avoids importing the configuration code.
@@ -139,15 +139,17 @@ def forget(root: Path) -> None:
     (root / CACHE_DIR / _FILE).unlink(missing_ok=True)
 
 
-def _walk(base: Path, rel_root: str) -> list[tuple[str, int, int, int, bool]]:
-    """(relative path, size, mtime_ns, inode, is a folder) of `base` and everything under
-    it, sorted; symbolic links are followed (a link's target is what the build reads)."""
+def _walk(base: Path, rel_root: str) -> list[tuple[str, int, int, int, int, bool]]:
+    """(relative path, size, mtime_ns, inode, ctime_ns, is a folder) of `base` and
+    everything under it, sorted; symbolic links are followed (a link's target is what the
+    build reads). The ctime catches a rewrite that restores the old mtime (`cp -p`)."""
     try:
         st = base.stat()
     except OSError:
-        return [(rel_root, -1, 0, 0, False)]
+        return [(rel_root, -1, 0, 0, 0, False)]
     top_is_dir = base.is_dir()
-    found = [(rel_root, 0 if top_is_dir else st.st_size, st.st_mtime_ns, st.st_ino, top_is_dir)]
+    found = [(rel_root, 0 if top_is_dir else st.st_size, st.st_mtime_ns, st.st_ino,
+              st.st_ctime_ns, top_is_dir)]
     if not top_is_dir:
         return found
     pending = [(str(base), rel_root)]
@@ -165,9 +167,10 @@ def _walk(base: Path, rel_root: str) -> list[tuple[str, int, int, int, bool]]:
                 st = entry.stat()
                 is_dir = entry.is_dir()
             except OSError:
-                found.append((name, -1, 0, 0, False))  # e.g. a dangling link
+                found.append((name, -1, 0, 0, 0, False))  # e.g. a dangling link
                 continue
-            found.append((name, 0 if is_dir else st.st_size, st.st_mtime_ns, st.st_ino, is_dir))
+            found.append((name, 0 if is_dir else st.st_size, st.st_mtime_ns, st.st_ino,
+                          st.st_ctime_ns, is_dir))
             if is_dir:
                 pending.append((entry.path, name))
     found.sort()
@@ -179,7 +182,8 @@ def _out_dirs(out: Path) -> tuple[tuple[str, int, int], ...]:
     anything in the output changes one of them."""
     if not (out / MARKER).is_file():
         return ()
-    return tuple((rel, mtime, ino) for rel, _, mtime, ino, is_dir in _walk(out, ".") if is_dir)
+    return tuple((rel, mtime, ino) for rel, _, mtime, ino, _, is_dir in _walk(out, ".")
+                 if is_dir)
 
 
 def _git_head(root: Path) -> str:

@@ -17,6 +17,7 @@ folder, which the next build removes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -111,6 +112,28 @@ def _remove(folder: Path, *, large: bool) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _real_tree(top: Path) -> tuple[list[str], list[str]]:
+    """The files and folders under `top` (relative), after removing every symbolic link
+    in it: a recycled tree must never lead a write (or the sweep) outside itself."""
+    files: list[str] = []
+    folders: list[str] = []
+    for folder, dirs, names in os.walk(top):
+        rel = os.path.relpath(folder, top)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for name in list(dirs):
+            if os.path.islink(os.path.join(folder, name)):
+                os.unlink(os.path.join(folder, name))
+                dirs.remove(name)
+            else:
+                folders.append(prefix + name)
+        for name in names:
+            if os.path.islink(os.path.join(folder, name)):
+                os.unlink(os.path.join(folder, name))
+            else:
+                files.append(prefix + name)
+    return files, folders
+
+
 def _discard(folder: Path, out: Path) -> None:
     """Rename `folder` out of the way at once, then delete it (in the background if large)."""
     gone = out.parent / f".{out.name}{_GONE}{os.getpid()}-{time.monotonic_ns()}"
@@ -128,12 +151,16 @@ class SiteWriter:
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
         spare = out.parent / f".{out.name}{_SPARE}"
-        self.recycled = recycle and (spare / MARKER).is_file()
+        self.recycled = recycle and not spare.is_symlink() and (spare / MARKER).is_file()
+        self._held: tuple[list[str], list[str]] = ([], [])  # the spare's files and folders
         if self.recycled:
             os.replace(spare, self.tmp)  # from here on, a killed build leaves only a tmp folder
             (self.tmp / MARKER).unlink()
+            self._held = _real_tree(self.tmp)
         else:
-            if spare.exists():
+            if spare.is_symlink():
+                spare.unlink()
+            elif spare.exists():
                 _discard(spare, out)
             self.tmp.mkdir()
         self.written: set[str] = set()
@@ -156,9 +183,13 @@ class SiteWriter:
         return target
 
     def make_folder(self, rel: str) -> None:
-        """Make sure folder `rel` ('' for the top) exists in the new tree."""
+        """Make sure folder `rel` ('' for the top) exists in the new tree (a recycled
+        tree holds no symbolic links: `_real_tree` removed them)."""
         if rel not in self._made:
-            os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
+            path = os.path.join(self.tmp, rel)
+            if self.recycled and rel and os.path.isfile(path):
+                os.unlink(path)  # a file where this build wants a folder
+            os.makedirs(path, exist_ok=True)
             self._made.add(rel)
 
     def write(self, rel: str, data: str | bytes) -> None:
@@ -172,21 +203,18 @@ class SiteWriter:
         shutil.copyfile(source, target)
 
     def sweep(self, keep: set[str]) -> int:
-        """Remove what a recycled tree holds beyond `keep` (every file this build
-        produced, relative paths); the number of files removed."""
-        if not self.recycled:
-            return 0
+        """Remove what a recycled tree held beyond `keep` (every file this build
+        produced, relative paths), and the folders left empty; the files removed."""
+        files, folders = self._held
         removed = 0
-        top = str(self.tmp)
-        for folder, dirs, files in os.walk(top, topdown=False):
-            rel = os.path.relpath(folder, top)
-            prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
-                if prefix + name not in keep:
-                    os.unlink(os.path.join(folder, name))
+        for rel in files:
+            if rel not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.tmp, rel))
                     removed += 1
-            if prefix and not os.listdir(folder):
-                os.rmdir(folder)
+        for rel in sorted(folders, key=lambda f: f.count("/"), reverse=True):
+            with contextlib.suppress(OSError):  # (not empty: it holds this build's files)
+                os.rmdir(os.path.join(self.tmp, rel))
         return removed
 
     def commit(self) -> None:
@@ -204,7 +232,9 @@ class SiteWriter:
             if self.out.exists():
                 os.replace(self.out, old)
             os.replace(self.tmp, self.out)
-        if old.exists():
+        if old.is_symlink():  # --out was a link: the link goes, what it pointed to stays
+            old.unlink()
+        elif old.exists():
             spare = self.out.parent / f".{self.out.name}{_SPARE}"
             if (old / MARKER).is_file():  # kept as the next build's starting point
                 if spare.exists():

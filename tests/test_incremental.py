@@ -264,3 +264,23 @@ def test_a_reference_edit_reindexes_no_search_shard(make_site, monkeypatch, tmp_
     assert {p: p.stat().st_ino for p in entries} == entries  # ...but not what search sees
     assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False)).ok
     assert snapshot(site) == snapshot(tmp_path / "clean")
+
+
+def test_an_image_in_an_ignored_element_still_counts():
+    from clinsite.search import indexed_digest
+
+    page = '<main><p>x</p><div data-pagefind-ignore><img src="{}.png" alt=""></div></main>'
+    assert indexed_digest(page.format("a")) != indexed_digest(page.format("b"))
+
+
+def test_search_works_without_hard_links(make_site, monkeypatch):
+    import os
+
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    root = make_site()
+    monkeypatch.setattr(os, "link", no_links)
+    result = build(BuildOptions(root=root, jobs=1))
+    assert result.ok, result.report.sorted()
+    assert (root / "site/pagefind/pagefind-entry.json").is_file()

@@ -138,3 +138,15 @@ def test_installing_a_package_falls_through(built, runner, monkeypatch, tmp_path
     (packages / "markdown_it_py-9.9.dist-info").mkdir()  # as `pip install -U` does
     result = run(runner, built)
     assert result.exit_code == 0 and NOTHING_CHANGED not in result.output
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_falls_through(built, runner):
+    target = built / "content/summaries/q.md"
+    before = target.stat()
+    text = target.read_text()
+    target.write_text(text.replace("Does it work?", "Does it help?"))  # same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `cp -p` leaves it
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+    time.sleep(0.01)
+    result = run(runner, built)
+    assert result.exit_code == 0 and NOTHING_CHANGED not in result.output

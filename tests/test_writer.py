@@ -180,3 +180,48 @@ def test_a_build_killed_while_recycling_leaves_the_live_tree(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
     w = SiteWriter(out)  # no spare: an empty folder, as before the first build
     assert not w.recycled and not any(w.tmp.iterdir())
+
+
+def test_a_symbolic_link_in_a_recycled_tree_is_never_followed(tmp_path):
+    out = tmp_path / "site"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "app.css").write_text("theirs")
+    for _ in range(2):
+        w = SiteWriter(out)
+        w.write("index.html", "page")
+        w.write("assets/app.css", "ours")
+        w.commit()
+    # Someone links a folder of the live output elsewhere; it becomes the next spare.
+    import shutil
+
+    shutil.rmtree(out / "assets")
+    (out / "assets").symlink_to(outside, target_is_directory=True)
+    for _ in range(2):
+        w = SiteWriter(out)
+        w.write("index.html", "page")
+        w.write("assets/app.css", "ours")
+        w.sweep(set(w.written))
+        w.commit()
+    assert (outside / "app.css").read_text() == "theirs"  # never written through
+    assert not (out / "assets").is_symlink() and (out / "assets/app.css").read_text() == "ours"
+
+
+def test_a_linked_output_folder_is_never_recycled(tmp_path):
+    target = tmp_path / "www"
+    w = SiteWriter(target)
+    w.write("index.html", "served")
+    w.commit()
+    out = tmp_path / "site"
+    out.symlink_to(target, target_is_directory=True)
+    for text in ("one", "two"):
+        w = SiteWriter(out)
+        assert not w.recycled
+        w.write("index.html", text)
+        w.commit()
+    w = SiteWriter(out)
+    w.write("index.html", "failed")
+    w.abort()
+    assert (target / "index.html").read_text() == "served"  # what the link pointed to
+    assert (out / "index.html").read_text() == "two"
+    assert not (tmp_path / ".site.clinsite-spare").is_symlink()
