@@ -27,11 +27,12 @@ from clinsite.diagnostics import Diagnostic
 from clinsite.frontmatter import ParseCache
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
+from clinsite.writer import SiteWriter
 
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
 _FRONT = "front-matter.pickle"
-_FORMAT = 4
+_FORMAT = 5
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -80,7 +81,6 @@ class Entry:
     source: str  # digest of the file's text
     deps: str  # digest of what else the page shows
     record: PageRecord
-    html: str  # digest of the rendered page (the search index depends on it)
 
 
 _pickle_by_constructor(Entry, Reference)
@@ -156,17 +156,11 @@ def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) ->
     return all((previous_out / rel).is_file() for rel in entry.record.outputs)
 
 
-def link_outputs(outputs: Iterable[str], previous_out: Path, new_out: Path,
-                 made: set[str] | None = None) -> None:
-    """Hard-link (or copy) reused files into the new output. `made`: folders (relative,
-    '' for the top) known to exist in it, shared between calls so each is made once."""
-    made = made if made is not None else set()
-    old, new = str(previous_out), str(new_out)
+def link_outputs(outputs: Iterable[str], previous_out: Path, writer: SiteWriter) -> None:
+    """Hard-link (or copy) reused files into the writer's new output."""
+    old, new = str(previous_out), str(writer.tmp)
     for rel in outputs:
-        folder = rel.rpartition("/")[0]
-        if folder not in made:
-            os.makedirs(os.path.join(new, folder), exist_ok=True)
-            made.add(folder)
+        writer.make_folder(rel.rpartition("/")[0])
         source, target = os.path.join(old, rel), os.path.join(new, rel)
         try:
             os.link(source, target)

@@ -7,7 +7,6 @@ the machine-readable files and the theme's assets.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +67,7 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
         if memo is None:
             output.write(rel, make())
             return
-        key = hashlib.blake2b(repr((rel, inputs)).encode(), digest_size=16).hexdigest()
-        output.write(rel, memo.get(key, make))
+        output.write(rel, memo.get((rel, inputs), make))
 
     def entry(doc: Summary | Drug, kind: str) -> feeds.FeedEntry:
         return feeds.FeedEntry(doc.title, home + doc.url, doc.updated,

@@ -78,7 +78,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     report = Report()
     result = BuildResult(report)
     root = options.root
-    if options.write and options.cache and options.stamp is None:
+    caching = options.cache and options.write  # read and write .clinsite-cache/
+    if caching and options.stamp is None:
         options = replace(options, stamp=stamp.take(root, options.out_dir, stamp.build_options(
             options.strict, options.drafts, options.base_url, options.search)))
     # 1. Settings first: every later step needs base_url and the review interval.
@@ -92,10 +93,9 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     board, problems = load_board(root)
     report.extend(problems)
     store, problems = load_references(
-        root, root / cache.CACHE_DIR if options.cache and options.write else None)
+        root, root / cache.CACHE_DIR if caching else None)
     report.extend(problems)
     git = LastCommitDates(root)
-    caching = options.cache and options.write  # read and write .clinsite-cache/
     parser = cache.load_front(root) if caching else None
     content, problems = load_content(root, config, drafts=options.drafts, dates=git,
                                      parser=parser)
@@ -210,6 +210,11 @@ class _Plan:
     site: str
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
     sources: dict[str, str]
+    keys: set[str] = field(default_factory=set)  # every reference key a page may cite
+    search_files: set[str] = field(default_factory=set)  # reused search shards' files
+    _search: list[str] = field(default_factory=list)  # digest of each search shard's pages
+    _refs: dict[str, str] = field(default_factory=dict)
+    _context: dict[str, tuple[object, object]] = field(default_factory=dict)
 
     @property
     def previous(self) -> Path:
@@ -224,12 +229,11 @@ class _Plan:
         reused: dict[str, PageRecord] = {}
         if writer is None or not self.usable():
             return reused
-        made: set[str] = set()
         for doc in docs:
             entry = self.manifest.pages.get(doc.path)
             if entry is not None and cache.reusable(entry, self.sources[doc.path],
                                                     self.deps[doc.path], self.previous):
-                cache.link_outputs(entry.record.outputs, self.previous, writer.tmp, made)
+                cache.link_outputs(entry.record.outputs, self.previous, writer)
                 writer.written.update(entry.record.outputs)
                 reused[doc.path] = entry.record
         return reused
@@ -257,7 +261,7 @@ class _Plan:
             if len(previous) == len(shards) and previous[index] == self._search[index] and \
                     (bundle / "pagefind-entry.json").is_file():
                 files = sorted(_bundle_files(bundle, self.previous))
-                cache.link_outputs(files, self.previous, writer.tmp)
+                cache.link_outputs(files, self.previous, writer)
                 self.search_files.update(files)
             else:
                 _clear_bundle(writer.tmp / search.shard_dir(index))  # (a recycled tree's)
@@ -267,8 +271,7 @@ class _Plan:
              listings: dict[str, str]) -> None:
         if not self.options.cache:
             return
-        pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record,
-                                   record.indexed_digest)
+        pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record)
                  for path, record in records.items() if path in self.sources}
         refs = {key: (self._refs[key], ref) for key, ref in self.store.formatted().items()
                 if key in self._refs}
@@ -276,15 +279,9 @@ class _Plan:
             self.site, str(self.previous.resolve()), pages, self._search, refs,
             html_pages=html_pages, listings=listings))
 
-    _search: list[str] = field(default_factory=list)  # digest of each search shard's pages
-
     def deps_after(self, record: PageRecord) -> str:
         return cache.page_deps(record, self._refs, *self._context[record.path])
 
-    keys: set[str] = field(default_factory=set)  # every reference key a page may cite
-    search_files: set[str] = field(default_factory=set)  # reused search shards' files
-    _refs: dict[str, str] = field(default_factory=dict)
-    _context: dict[str, tuple[object, object]] = field(default_factory=dict)
 
 
 def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: ViewContext,

@@ -126,7 +126,10 @@ class ListingMemo:
         self.previous = previous or {}
         self.used: dict[str, str] = {}
 
-    def get(self, key: str, render: Callable[[], str]) -> str:
+    def get(self, inputs: object, render: Callable[[], str]) -> str:
+        """The text `render` makes from `inputs`, rendered only if not known; the key
+        is the repr of `inputs` (views are frozen dataclasses)."""
+        key = hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
         text = self.previous.get(key)
         if text is None:
             text = render()
@@ -150,9 +153,8 @@ class Renderer:
         the repr of every value the template is given (views are frozen dataclasses)."""
         if self.memo is None:
             return self.render(template, url, root=root, **context)
-        key = hashlib.blake2b(repr((template, url, root, self.site, sorted(context.items())))
-                              .encode(), digest_size=16).hexdigest()
-        return self.memo.get(key, lambda: self.render(template, url, root=root, **context))
+        return self.memo.get((template, url, root, self.site, sorted(context.items())),
+                             lambda: self.render(template, url, root=root, **context))
 
     def render(self, template: str, url: str, *, root: str | None = None,
                **context: object) -> str:

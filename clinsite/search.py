@@ -182,11 +182,9 @@ def index_shard(site_dir: Path, index: int, pages: Sequence[str]) -> Diagnostic 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def index_site(site_dir: Path, bundle: Path | None = None, *,
-               primary: bool = True) -> Diagnostic | None:
-    """Index the pages under `site_dir` into `bundle` (default: `site_dir`/pagefind);
-    a diagnostic if it failed. A non-primary bundle keeps only its index files."""
-    bundle = bundle if bundle is not None else site_dir / BUNDLE
+def index_site(site_dir: Path, bundle: Path, *, primary: bool = True) -> Diagnostic | None:
+    """Index the pages under `site_dir` into `bundle`; a diagnostic if it failed.
+    A non-primary bundle keeps only its index files."""
     try:
         import pagefind_bin
     except ImportError:
