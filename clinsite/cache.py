@@ -32,7 +32,9 @@ from clinsite.writer import SiteWriter
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
 _FRONT = "front-matter.pickle"
-_FORMAT = 5
+JOURNAL = "output-trees.pickle"
+LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each  # clinsite.writer's journal of the committed output trees
+_FORMAT = 6
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -94,7 +96,7 @@ class Manifest:
     search: list[str] = field(default_factory=list)  # digest of each search shard's pages
     references: dict[str, tuple[str, Reference]] = field(default_factory=dict)  # key: (digest, ref)
     html_pages: int = 0  # pages the build wrote (what a no-op build reports)
-    listings: dict[str, str] = field(default_factory=dict)  # clinsite.render.ListingMemo
+    listings: frozenset[str] = frozenset()  # the keys clinsite.render.ListingMemo kept
     version: str = __version__
     format: int = _FORMAT
 

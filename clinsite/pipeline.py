@@ -124,7 +124,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     renderer = Renderer(root, site, ctx)
     plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
     if caching:
-        renderer.memo = ListingMemo(plan.manifest.listings if plan.usable() else None)
+        renderer.memo = ListingMemo(root / cache.CACHE_DIR / cache.LISTINGS,
+                                    plan.manifest.listings if plan.usable() else None)
     if plan.up_to_date(content):
         # Nothing any page depends on changed and the output is intact: report the
         # pages' diagnostics again and leave the output as it is.
@@ -144,7 +145,8 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
             result.usage_error = str(exc)
             return _finish(result, options, started)
         recover(options.out_dir)
-        writer = SiteWriter(options.out_dir)
+        writer = SiteWriter(options.out_dir, journal=root / cache.CACHE_DIR / cache.JOURNAL,
+                            remember=caching)
     output = Output(writer)
     indexer = search.Indexer(writer.tmp if writer is not None else Path(),
                              options.jobs or default_jobs())
@@ -183,14 +185,18 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
         if writer is not None and not report.errors and not failing:
             produced = writer.written | {rel for r in records.values() for rel in r.outputs}
             produced.update(plan.search_files)  # the reused shards' files
+            fresh = {rel for r in built for rel in r.outputs}  # (written by the workers)
             for index in indexer.indexed:  # the re-indexed shards' (their folders were cleared)
-                produced.update(_bundle_files(writer.tmp / search.shard_dir(index), writer.tmp))
+                fresh.update(_bundle_files(writer.tmp / search.shard_dir(index), writer.tmp))
+            produced.update(fresh)
             writer.sweep(produced)
-            writer.commit()
+            writer.commit(fresh)
             result.written = True
+            if renderer.memo is not None:
+                renderer.memo.save()
             plan.save(records, output.pages + sum(
                 1 for r in records.values() for o in r.outputs if o.endswith(".html")),
-                renderer.memo.used if renderer.memo is not None else {})
+                frozenset(renderer.memo.used) if renderer.memo is not None else frozenset())
     finally:
         indexer.wait()  # (after a failure too: Pagefind must not write into a removed tree)
         if writer is not None and not result.written:
@@ -231,11 +237,19 @@ class _Plan:
             return reused
         for doc in docs:
             entry = self.manifest.pages.get(doc.path)
-            if entry is not None and cache.reusable(entry, self.sources[doc.path],
-                                                    self.deps[doc.path], self.previous):
-                cache.link_outputs(entry.record.outputs, self.previous, writer)
-                writer.written.update(entry.record.outputs)
-                reused[doc.path] = entry.record
+            if entry is None or entry.source != self.sources[doc.path] or \
+                    entry.deps != self.deps[doc.path]:
+                continue
+            outputs = entry.record.outputs
+            if all(map(writer.holds, outputs)):
+                pass  # the new tree already holds the live tree's copy
+            elif cache.reusable(entry, self.sources[doc.path], self.deps[doc.path],
+                                self.previous):
+                cache.link_outputs(outputs, self.previous, writer)
+            else:
+                continue
+            writer.written.update(outputs)
+            reused[doc.path] = entry.record
         return reused
 
     def up_to_date(self, content: Content) -> bool:
@@ -256,10 +270,14 @@ class _Plan:
                    for rel in record.outputs[:1]}
         self._search = [cache.digest([(rel, digests[rel]) for rel in pages]) for pages in shards]
         previous = self.manifest.search if self.usable() else []
+        held = _held_bundles(writer.mirror, len(shards)) if writer.mirror is not None else None
         for index, pages in enumerate(shards):
             bundle = self.previous / search.shard_dir(index)
-            if len(previous) == len(shards) and previous[index] == self._search[index] and \
-                    (bundle / "pagefind-entry.json").is_file():
+            unchanged = len(previous) == len(shards) and previous[index] == self._search[index]
+            if unchanged and held is not None and \
+                    f"{search.shard_dir(index)}/pagefind-entry.json" in held[index]:
+                self.search_files.update(held[index])  # already in the new tree
+            elif unchanged and (bundle / "pagefind-entry.json").is_file():
                 files = sorted(_bundle_files(bundle, self.previous))
                 cache.link_outputs(files, self.previous, writer)
                 self.search_files.update(files)
@@ -268,11 +286,19 @@ class _Plan:
                 indexer.submit(index, pages)
 
     def save(self, records: Mapping[str, PageRecord], html_pages: int,
-             listings: dict[str, str]) -> None:
+             listings: frozenset[str]) -> None:
         if not self.options.cache:
             return
-        pages = {path: cache.Entry(self.sources[path], self.deps_after(record), record)
-                 for path, record in records.items() if path in self.sources}
+        pages = {}
+        for path, record in records.items():
+            if path not in self.sources:
+                continue
+            entry = self.manifest.pages.get(path)
+            if entry is not None and entry.record is record and \
+                    entry.source == self.sources[path] and entry.deps == self.deps[path]:
+                pages[path] = entry  # reused: what it depends on was checked unchanged
+            else:
+                pages[path] = cache.Entry(self.sources[path], self.deps_after(record), record)
         refs = {key: (self._refs[key], ref) for key, ref in self.store.formatted().items()
                 if key in self._refs}
         cache.save(self.options.root, cache.Manifest(
@@ -356,6 +382,23 @@ def _bundle_files(bundle: Path, out: Path) -> list[str]:
         if path.is_file() and not rel.parts[0].startswith("shard-"):
             found.append(path.relative_to(out).as_posix())
     return found
+
+
+def _held_bundles(files: Iterable[str], shards: int) -> list[set[str]]:
+    """The files of each search shard among `files` (relative to the output)."""
+    held: list[set[str]] = [set() for _ in range(shards)]
+    primary = search.shard_dir(0) + "/"
+    for rel in files:
+        if not rel.startswith(primary):
+            continue
+        first, nested, _ = rel[len(primary):].partition("/")
+        index = 0
+        if nested and first.startswith("shard-"):
+            suffix = first[len("shard-"):]
+            index = int(suffix) if suffix.isdigit() else -1
+        if 0 <= index < shards:
+            held[index].add(rel)
+    return held
 
 
 def _clear_bundle(bundle: Path) -> None:

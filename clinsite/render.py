@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,22 +120,42 @@ def _display_path(name: str, root: Path) -> str:
 class ListingMemo:
     """Rendered listings by a digest of everything their templates are given, kept
     between builds: a listing whose views did not change is not rendered again.
-    Only given `previous` when the site-wide inputs (templates, settings, today) are
-    the same as when those were rendered (clinsite.cache's site digest)."""
+    Only given `previous` (the keys the last build kept) when the site-wide inputs
+    (templates, settings, today) are the same as when those were rendered
+    (clinsite.cache's site digest). The texts are files in `folder`, one a key, read
+    only when asked for: most builds need few of them."""
 
-    def __init__(self, previous: dict[str, str] | None = None) -> None:
-        self.previous = previous or {}
-        self.used: dict[str, str] = {}
+    def __init__(self, folder: Path, previous: Iterable[str] | None = None) -> None:
+        self.folder = folder
+        self.previous = frozenset(previous or ())
+        self.used: set[str] = set()
+        self._new: dict[str, str] = {}
 
     def get(self, inputs: object, render: Callable[[], str]) -> str:
         """The text `render` makes from `inputs`, rendered only if not known; the key
         is the repr of `inputs` (views are frozen dataclasses)."""
         key = hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
-        text = self.previous.get(key)
+        text = None
+        if key in self.previous:
+            try:
+                text = (self.folder / key).read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = None
         if text is None:
-            text = render()
-        self.used[key] = text
+            text = self._new[key] = render()
+        self.used.add(key)
         return text
+
+    def save(self) -> None:
+        """Keep this build's listings (and only those) for the next build."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for key, text in self._new.items():
+            tmp = self.folder / f".{key}.{os.getpid()}"
+            tmp.write_bytes(text.encode("utf-8"))
+            os.replace(tmp, self.folder / key)
+        for path in self.folder.iterdir():
+            if path.name not in self.used:
+                path.unlink(missing_ok=True)
 
 
 class Renderer:

@@ -25,11 +25,13 @@ from clinsite.diagnostics import Diagnostic, error
 BUNDLE = "pagefind"
 # A site's pages are indexed in shards: separate Pagefind indexes that the search
 # page merges (Pagefind's `mergeIndex`). Pagefind holds every page of a run in
-# memory (about 0.55 MB a page) and takes about 5 ms a page, so shards bound the
-# memory of a build and let an edit re-index one shard instead of the whole site.
-# The count is a power of two, so it changes (and every shard is re-indexed) only
-# when the site doubles; MAX_SHARDS bounds what a reader's browser loads.
-SHARD_PAGES = 200
+# memory (about 0.3-0.5 MB a page) and takes about 5 ms a page, so shards bound the
+# memory of a build and let an edit re-index one shard (a third of a second at
+# SHARD_PAGES) instead of the whole site. A site of up to ONE_INDEX_PAGES pages has one
+# index; above that, the count is a power of two, so it changes (and every shard is
+# re-indexed) only when the site doubles; MAX_SHARDS bounds what a reader's browser loads.
+ONE_INDEX_PAGES = 200
+SHARD_PAGES = 64
 MAX_SHARDS = 32
 # What a merged (non-primary) shard needs; the UI scripts live in the primary bundle.
 _SHARD_FILES = ("pagefind-entry.json", "index", "fragment", "filter")
@@ -37,7 +39,9 @@ _SHARD_FILES = ("pagefind-entry.json", "index", "fragment", "filter")
 
 def shard_count(pages: int) -> int:
     """How many index shards a site of `pages` indexed pages has."""
-    count = 1
+    if pages <= ONE_INDEX_PAGES:
+        return 1
+    count = 2
     while count < MAX_SHARDS and pages > count * SHARD_PAGES:
         count *= 2
     return count

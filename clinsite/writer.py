@@ -13,6 +13,14 @@ it is unlinked first, so the live tree's copy of it is never touched.
 Whatever the spare holds that the build did not produce is swept before the
 exchange. A build killed while updating the spare leaves only a temporary
 folder, which the next build removes.
+
+With a *journal* (a file in the build cache), the writer also remembers each
+tree it committed: its files, its folders' mtimes and inodes, and which paths
+differ from the tree before it. The next-but-one build then checks that the spare
+and the live tree are still exactly those trees (one `stat` a folder: adding,
+removing or renaming anything changes its folder's mtime) and brings the spare up
+to date from that list of differences alone, instead of walking it file by file.
+If anything does not match, it falls back to the walk.
 """
 
 from __future__ import annotations
@@ -20,10 +28,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pickle
 import shutil
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 MARKER = ".clinsite-output"
@@ -141,10 +153,84 @@ def _discard(folder: Path, out: Path) -> None:
     _remove(gone, large=True)
 
 
-class SiteWriter:
-    """Writes one build's files into a temporary folder, then swaps it in."""
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A committed output tree, as the journal remembers it."""
 
-    def __init__(self, out: Path, *, recycle: bool = True) -> None:
+    files: frozenset[str]  # every file but the marker, relative
+    folders: tuple[tuple[str, int, int], ...]  # every folder: (rel, mtime_ns, inode); '' the top
+    delta: frozenset[str]  # paths whose file differs from the tree before (or is gone)
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    out: str  # the resolved output folder
+    trees: tuple[Tree, ...]  # (the spare's, the live tree's), oldest first
+    format: int = 1
+
+
+def _folders_of(files: Iterable[str]) -> set[str]:
+    found = {""}
+    for rel in files:
+        folder = rel.rpartition("/")[0]
+        while folder not in found:
+            found.add(folder)
+            folder = folder.rpartition("/")[0]
+    return found
+
+
+def _folder_stats(top: Path, folders: Iterable[str]) -> tuple[tuple[str, int, int], ...] | None:
+    """(rel, mtime_ns, inode) of each folder under `top`; None if one is missing or a link."""
+    stats = []
+    base = str(top)
+    for rel in sorted(folders):
+        try:
+            st = os.lstat(os.path.join(base, rel) if rel else base)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        stats.append((rel, st.st_mtime_ns, st.st_ino))
+    return tuple(stats)
+
+
+def _matches(top: Path, tree: Tree) -> bool:
+    return _folder_stats(top, (rel for rel, _, _ in tree.folders)) == tree.folders
+
+
+def _read_journal(path: Path | None, out: Path) -> Journal | None:
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            journal = pickle.load(handle)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
+            ValueError):
+        return None
+    if not isinstance(journal, Journal) or journal.format != 1 or \
+            journal.out != str(out.resolve()):
+        return None
+    return journal
+
+
+def _prune(top: Path, rel: str) -> None:
+    """Remove folder `rel` under `top` and its parents while they are empty."""
+    while rel:
+        try:
+            os.rmdir(os.path.join(top, rel))
+        except OSError:
+            return
+        rel = rel.rpartition("/")[0]
+
+
+class SiteWriter:
+    """Writes one build's files into a temporary folder, then swaps it in.
+
+    `journal`: where the committed trees are remembered (see the module's doc), or None;
+    with `remember` False the journal is neither used nor kept for this output."""
+
+    def __init__(self, out: Path, *, recycle: bool = True, journal: Path | None = None,
+                 remember: bool = True) -> None:
         self.out = out
         out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}"
@@ -153,24 +239,70 @@ class SiteWriter:
         spare = out.parent / f".{out.name}{_SPARE}"
         self.recycled = recycle and not spare.is_symlink() and (spare / MARKER).is_file()
         self._held: tuple[list[str], list[str]] = ([], [])  # the spare's files and folders
+        self.written: set[str] = set()
+        self._made: set[str] = set()  # folders known to exist in tmp
+        self._fresh: set[str] = set()  # files this writer (re)created: not the live tree's
+        self._journal_path = journal
+        self._remember_trees = remember and not out.is_symlink()
+        journal_read = _read_journal(journal, out)
+        self._journal_ours = journal_read is not None
+        if not self._remember_trees:
+            journal_read = None
+        # The live tree as the journal remembers it (None: unknown, or changed since).
+        self._live: Tree | None = None
+        if journal_read is not None and journal_read.trees and \
+                _matches(out, journal_read.trees[-1]):
+            self._live = journal_read.trees[-1]
+        #: When not None, the new tree holds exactly these files, each the live tree's own.
+        self.mirror: frozenset[str] | None = None
         if self.recycled:
+            usable = (self._live is not None and journal_read is not None
+                      and len(journal_read.trees) == 2 and _matches(spare, journal_read.trees[0]))
             os.replace(spare, self.tmp)  # from here on, a killed build leaves only a tmp folder
             (self.tmp / MARKER).unlink()
-            self._held = _real_tree(self.tmp)
+            if usable and self._live is not None and self._catch_up(self._live):
+                self.mirror = self._live.files
+                self._made = _folders_of(self.mirror)
+                self._held = (sorted(self.mirror), sorted(self._made - {""}))
+            else:
+                self._made = set()
+                self._held = _real_tree(self.tmp)
         else:
             if spare.is_symlink():
                 spare.unlink()
             elif spare.exists():
                 _discard(spare, out)
             self.tmp.mkdir()
-        self.written: set[str] = set()
-        self._made: set[str] = set()  # folders known to exist in tmp
+
+    def _catch_up(self, live: Tree) -> bool:
+        """Turn the recycled spare (the tree before the live one) into a copy of the live
+        tree by redoing only the paths that differ; False if that went wrong (the caller
+        then falls back to walking the tree)."""
+        tmp, out = str(self.tmp), str(self.out)
+        try:
+            for rel in sorted(live.delta):
+                target = os.path.join(tmp, rel)
+                try:
+                    os.unlink(target)
+                except FileNotFoundError:
+                    pass
+                except IsADirectoryError:
+                    shutil.rmtree(target)
+                if rel in live.files:
+                    self.make_folder(rel.rpartition("/")[0])
+                    os.link(os.path.join(out, rel), target)
+                else:
+                    _prune(self.tmp, rel.rpartition("/")[0])
+        except OSError:
+            return False
+        return True
 
     def _target(self, rel: str) -> str:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not pure.parts or rel in self.written:
             raise ValueError(f"refusing to write output path {rel!r}")
         self.written.add(rel)
+        self._fresh.add(rel)
         self.make_folder(rel.rpartition("/")[0])
         target = os.path.join(self.tmp, *pure.parts)
         if self.recycled:
@@ -202,23 +334,38 @@ class SiteWriter:
         target = self._target(rel)
         shutil.copyfile(source, target)
 
+    def holds(self, rel: str) -> bool:
+        """Whether the new tree already holds the live tree's own file `rel`."""
+        return self.mirror is not None and rel in self.mirror
+
     def sweep(self, keep: set[str]) -> int:
         """Remove what a recycled tree held beyond `keep` (every file this build
         produced, relative paths), and the folders left empty; the files removed."""
         files, folders = self._held
+        self._produced = frozenset(keep)
         removed = 0
+        gone = []
         for rel in files:
             if rel not in keep:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(self.tmp, rel))
                     removed += 1
+                    gone.append(rel)
+        if self.mirror is not None:  # only the folders that lost a file can be empty
+            for rel in gone:
+                _prune(self.tmp, rel.rpartition("/")[0])
+            return removed
         for rel in sorted(folders, key=lambda f: f.count("/"), reverse=True):
             with contextlib.suppress(OSError):  # (not empty: it holds this build's files)
                 os.rmdir(os.path.join(self.tmp, rel))
         return removed
 
-    def commit(self) -> None:
+    def commit(self, fresh: Iterable[str] = ()) -> None:
         """Swap the finished tree in place of the previous output.
+
+        `fresh`: files made anew for this build by others than this writer (pages written
+        by worker processes, search files), for the journal; it records the tree if
+        `sweep` was told what the build produced.
 
         On Linux the two folders are exchanged in one atomic step, so a build killed
         at any moment leaves either the old or the new complete tree. Elsewhere the
@@ -242,6 +389,37 @@ class SiteWriter:
                 os.replace(old, spare)
             else:
                 _remove(old, large=len(self.written) > BACKGROUND_CLEANUP)
+        self._remember(fresh)
+
+    def _remember(self, fresh: Iterable[str]) -> None:
+        """Write the journal: the tree now spare (if it was still as remembered) and the
+        tree just committed, with the paths that differ between them."""
+        if self._journal_path is None:
+            return
+        produced: frozenset[str] | None = getattr(self, "_produced", None)
+        folders = None
+        if produced is not None and self._remember_trees:
+            folders = _folder_stats(self.out, _folders_of(produced))
+        if produced is None or folders is None:
+            if self._journal_ours:  # it describes trees that are gone
+                self._journal_path.unlink(missing_ok=True)
+            return
+        previous = self._live
+        trees: tuple[Tree, ...]
+        if previous is None:
+            trees = (Tree(produced, folders, produced),)
+        else:
+            changed = set(self._fresh)
+            changed.update(fresh)
+            changed.update(previous.files - produced)
+            changed.update(produced - previous.files)
+            trees = (previous, Tree(produced, folders, frozenset(changed)))
+        self._journal_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._journal_path.with_name(f"{self._journal_path.name}.{os.getpid()}")
+        with tmp.open("wb") as handle:
+            pickle.dump(Journal(str(self.out.resolve()), trees), handle,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self._journal_path)
 
     def abort(self) -> None:
         """Drop the temporary tree; the previous output is untouched."""

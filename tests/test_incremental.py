@@ -142,15 +142,16 @@ def test_no_search_builds_no_index_and_no_search_page(make_site, runner):
 def test_shard_count_doubles_with_the_site_and_is_capped(monkeypatch):
     from clinsite import search
 
-    assert search.SHARD_PAGES == 200
-    assert [search.shard_count(n) for n in (0, 1, 200, 201, 400, 401, 2000, 10_000)] == \
-        [1, 1, 1, 2, 2, 4, 16, 32]
+    assert (search.ONE_INDEX_PAGES, search.SHARD_PAGES) == (200, 64)
+    assert [search.shard_count(n) for n in (0, 1, 200, 201, 256, 257, 1024, 1025, 2000)] == \
+        [1, 1, 1, 4, 4, 8, 16, 32, 32]
     assert search.shard_count(1_000_000) == search.MAX_SHARDS == 32
 
 
 def test_a_page_keeps_its_shard_when_others_come_and_go(monkeypatch):
     from clinsite import search
 
+    monkeypatch.setattr(search, "ONE_INDEX_PAGES", 0)
     monkeypatch.setattr(search, "SHARD_PAGES", 4)
     pages = [f"summaries/q{i}/index.html" for i in range(30)]  # 8 shards either way
     before = {page: i for i, shard in enumerate(search.assign_shards(pages)) for page in shard}
@@ -165,6 +166,7 @@ def test_sharded_search_is_reindexed_only_where_pages_changed(make_site, monkeyp
                                                               tmp_path: Path):
     from clinsite import search
 
+    monkeypatch.setattr(search, "ONE_INDEX_PAGES", 0)
     monkeypatch.setattr(search, "SHARD_PAGES", 2)  # 7 summaries + 1 page: 4 shards
     files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
     files["references/refs.bib"] = MORE_BIB
@@ -249,6 +251,7 @@ def test_the_indexed_digest_skips_what_pagefind_ignores():
 def test_a_reference_edit_reindexes_no_search_shard(make_site, monkeypatch, tmp_path: Path):
     from clinsite import search
 
+    monkeypatch.setattr(search, "ONE_INDEX_PAGES", 0)
     monkeypatch.setattr(search, "SHARD_PAGES", 2)
     files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
     files["references/refs.bib"] = MORE_BIB

@@ -225,3 +225,80 @@ def test_a_linked_output_folder_is_never_recycled(tmp_path):
     assert (target / "index.html").read_text() == "served"  # what the link pointed to
     assert (out / "index.html").read_text() == "two"
     assert not (tmp_path / ".site.clinsite-spare").is_symlink()
+
+
+# --- the journal: catching the spare up from the list of differences ---------------
+
+def _build(out, journal, files, *, remember=True, fresh=()):
+    """One build that writes `files` (rel -> text; None: reuse the live tree's copy)."""
+    import os
+
+    w = SiteWriter(out, journal=journal, remember=remember)
+    for rel, text in files.items():
+        if text is not None:
+            w.write(rel, text)
+        elif not w.holds(rel):
+            w.make_folder(rel.rpartition("/")[0])
+            (w.tmp / rel).unlink(missing_ok=True)  # (a recycled tree's older copy)
+            os.link(out / rel, w.tmp / rel)
+            w.written.add(rel)
+        else:
+            w.written.add(rel)
+    w.sweep(set(files))
+    w.commit(fresh)
+    return w
+
+
+def test_the_journal_catches_the_spare_up_without_walking_it(tmp_path):
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    first = _build(out, journal, {"index.html": "1", "a/index.html": "a", "b/index.html": "b"})
+    assert first.mirror is None  # nothing recycled yet
+    _build(out, journal, {"index.html": "2", "a/index.html": None, "b/index.html": None,
+                          "c/index.html": "c"})
+    third = _build(out, journal, {"index.html": "3", "a/index.html": None,
+                                  "c/index.html": None, "d/x/index.html": "d"})
+    # The spare held the first tree: the second's differences (index, c) were redone.
+    assert third.mirror == {"index.html", "a/index.html", "b/index.html", "c/index.html"}
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3", "a/index.html": b"a",
+                          "c/index.html": b"c", "d/x/index.html": b"d"}
+    assert not (out / "b").exists()
+    fourth = _build(out, journal, {"index.html": "4", "d/x/index.html": None})
+    assert fourth.mirror is not None
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"4", "d/x/index.html": b"d"}
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "d", "index.html"]
+    assert (out / "a/index.html").exists() is False
+    assert (out / "a").exists() is False  # emptied folders go
+
+
+def test_a_hand_made_change_to_the_output_is_never_carried_over(tmp_path):
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    pages = {"index.html": "1", "a/index.html": "a"}
+    for _ in range(2):
+        _build(out, journal, pages)
+    (out / "a/stray.html").write_text("by hand")  # into the live tree, later the spare
+    w = _build(out, journal, {"index.html": "3", "a/index.html": None})
+    assert w.mirror is None  # the live tree is not the one the journal remembers
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3", "a/index.html": b"a"}
+    w = _build(out, journal, {"index.html": "4", "a/index.html": None})
+    assert w.mirror is None  # the spare (with the stray file) is walked and swept
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"4", "a/index.html": b"a"}
+    w = _build(out, journal, {"index.html": "5", "a/index.html": None})
+    assert w.mirror is not None  # remembered again
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"5", "a/index.html": b"a"}
+    (tmp_path / ".site.clinsite-spare/a/stray.html").write_text("into the spare")
+    w = _build(out, journal, {"index.html": "6", "a/index.html": None})
+    assert w.mirror is None
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"6", "a/index.html": b"a"}
+
+
+def test_a_build_that_does_not_remember_drops_the_journal(tmp_path):
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    for _ in range(2):
+        _build(out, journal, {"index.html": "x"})
+    other = _build(tmp_path / "elsewhere", journal, {"index.html": "y"}, remember=False)
+    assert other.mirror is None and journal.is_file()  # another output's: kept
+    w = _build(out, journal, {"index.html": "z"}, remember=False)
+    assert w.mirror is None and not journal.exists()
+    for text in "123":
+        w = _build(out, journal, {"index.html": text})
+    assert w.mirror is not None and _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3"}

@@ -65,13 +65,13 @@ def sharded_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.conftest import REPO
 
     out = tmp_path_factory.mktemp("sharded") / "build"
-    saved = search.SHARD_PAGES
-    search.SHARD_PAGES = 1
+    saved = search.SHARD_PAGES, search.ONE_INDEX_PAGES
+    search.SHARD_PAGES, search.ONE_INDEX_PAGES = 1, 0
     try:
         result = CliRunner().invoke(cli, ["build", "--root", str(REPO), "--out", str(out), "-q"],
                                     env={"SOURCE_DATE_EPOCH": "1795219200"})
     finally:
-        search.SHARD_PAGES = saved
+        search.SHARD_PAGES, search.ONE_INDEX_PAGES = saved
     assert result.exit_code == 0, result.output
     www = out.parent / "www"
     shutil.copytree(out, www / "clinical")
