@@ -23,8 +23,10 @@ from pathlib import Path
 
 from clinsite import __version__
 from clinsite.compose import CitedReference
+from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
 from clinsite.frontmatter import ParseCache
+from clinsite.models import Document, Drug, Page, Review, Summary
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
 from clinsite.writer import SiteWriter
@@ -32,8 +34,9 @@ from clinsite.writer import SiteWriter
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
 _FRONT = "front-matter.pickle"
-JOURNAL = "output-trees.pickle"
-LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each  # clinsite.writer's journal of the committed output trees
+_DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
+JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
+LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 _FORMAT = 6
 
 
@@ -128,6 +131,7 @@ def _dump(root: Path, name: str, value: object) -> None:
     if not gitignore.exists():
         gitignore.write_text("*\n")
     tmp = folder / f"{name}.{os.getpid()}"
+    tmp.parent.mkdir(exist_ok=True)
     with tmp.open("wb") as handle:
         pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, folder / name)
@@ -149,6 +153,77 @@ def save_front(root: Path, parser: ParseCache) -> None:
     """Keep the front matter this build used, if it differs from what was loaded."""
     if parser.changed:
         _dump(root, _FRONT, ((__version__, _FORMAT), parser.used))
+
+
+# The document cache is kept in buckets (by a hash of the path), so that an edit
+# rewrites one bucket rather than every document's text.
+_DOCUMENT_BUCKETS = 16
+
+
+def _bucket(rel: str) -> int:
+    return hashlib.blake2b(rel.encode(), digest_size=2).digest()[0] % _DOCUMENT_BUCKETS
+
+
+def load_documents(root: Path, context: str) -> DocumentCache:
+    """The content files earlier builds loaded with the same settings (`context`)."""
+    entries: dict[str, tuple[tuple[int, ...], int, LoadedFile]] = {}
+    for index in range(_DOCUMENT_BUCKETS):
+        try:
+            with (root / CACHE_DIR / _DOCUMENTS / f"{index:02d}.pickle").open("rb") as handle:
+                version, saved_context, bucket = pickle.load(handle)
+        except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError,
+                TypeError, ValueError):
+            continue
+        if version == (__version__, _FORMAT) and saved_context == context and \
+                isinstance(bucket, dict):
+            entries.update(bucket)
+    return DocumentCache(entries)
+
+
+def save_documents(root: Path, context: str, documents: DocumentCache) -> None:
+    """Rewrite the buckets holding a file this build (re)loaded or no longer has."""
+    buckets = {_bucket(rel) for rel in documents.dirty()}
+    if not buckets:
+        return
+    grouped: dict[int, dict[str, tuple[tuple[int, ...], int, LoadedFile]]] = {
+        index: {} for index in buckets}
+    for rel, entry in documents.used.items():
+        index = _bucket(rel)
+        if index in grouped:
+            grouped[index][rel] = entry
+    for index, bucket in grouped.items():
+        _dump(root, f"{_DOCUMENTS}/{index:02d}.pickle", ((__version__, _FORMAT), context, bucket))
+
+
+def _rebuild_document(cls: type, values: tuple[object, ...], body_length: int) -> object:
+    """A Document from its pickled fields (its body is the end of its text)."""
+    names = _DOCUMENT_FIELDS[cls]
+    fields = dict(zip(names, values, strict=True))
+    text = fields["text"]
+    assert isinstance(text, str)
+    fields["body"] = text[len(text) - body_length:] if body_length else ""
+    return cls(**fields)
+
+
+def _pickle_documents(*classes: type) -> None:
+    """Pickle documents without their body, which is the end of their text (halves the
+    document cache)."""
+    for cls in classes:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name != "body")
+        _DOCUMENT_FIELDS[cls] = names
+
+        def reduce(obj: Document, cls: type = cls, names: tuple[str, ...] = names) -> object:
+            if not obj.text.endswith(obj.body):
+                return cls, tuple(getattr(obj, f.name) for f in dataclasses.fields(cls))
+            return _rebuild_document, (cls, tuple(getattr(obj, name) for name in names),
+                                       len(obj.body))
+
+        copyreg.pickle(cls, reduce)  # type: ignore[arg-type]
+
+
+_DOCUMENT_FIELDS: dict[type, tuple[str, ...]] = {}
+_pickle_documents(Summary, Drug, Page)
+_pickle_by_constructor(LoadedFile, Review)
 
 
 def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) -> bool:

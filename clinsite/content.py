@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
@@ -136,11 +138,58 @@ def read_front(rel: str, raw: bytes, parser: ParseCache | None = None,
     return doc, split.body, split.body_line, source.text
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedFile:
+    """What loading one content file gave, as kept between builds (DocumentCache)."""
+
+    item: Document | None
+    problems: tuple[Diagnostic, ...]
+    draft: bool
+    git_date: tuple[dt.date | None] | None  # (the git date it took,) if it took one
+
+
+class DocumentCache:
+    """Loaded content files by their stat (size, mtime, inode, ctime), kept between
+    builds (clinsite.cache saves it, keyed on the settings and clinsite's version): a
+    file whose stat did not change is neither read nor parsed again. As in the no-op
+    stamp (clinsite.stamp), a file modified within two seconds of being read is never
+    trusted later: a second write in the same clock tick could keep its stat."""
+
+    RACY_NS = 2_000_000_000
+
+    def __init__(self, entries: dict[str, tuple[tuple[int, ...], int, LoadedFile]] | None
+                 = None) -> None:
+        self.entries = entries or {}
+        self.used: dict[str, tuple[tuple[int, ...], int, LoadedFile]] = {}
+        self.changed: set[str] = set()
+
+    def get(self, rel: str, stat: tuple[int, ...], dates: gitdates.LastCommitDates
+            ) -> LoadedFile | None:
+        found = self.entries.get(rel)
+        if found is None or found[0] != stat or max(stat[1], stat[3]) >= found[1] - self.RACY_NS:
+            return None
+        loaded = found[2]
+        if loaded.git_date is not None and dates.get(rel) != loaded.git_date[0]:
+            return None
+        self.used[rel] = found
+        return loaded
+
+    def put(self, rel: str, stat: tuple[int, ...], read_at: int, loaded: LoadedFile) -> None:
+        self.used[rel] = (stat, read_at, loaded)
+        self.changed.add(rel)
+
+    def dirty(self) -> set[str]:
+        """The paths whose entries this build added, replaced or dropped."""
+        return self.changed | (self.entries.keys() - self.used.keys())
+
+
 def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
                  dates: gitdates.LastCommitDates | None = None,
-                 parser: ParseCache | None = None) -> tuple[Content, list[Diagnostic]]:
+                 parser: ParseCache | None = None,
+                 documents: DocumentCache | None = None) -> tuple[Content, list[Diagnostic]]:
     """Read content/summaries, content/drugs and content/pages (front matter through
-    `parser`, which remembers what earlier builds parsed)."""
+    `parser`, which remembers what earlier builds parsed; unchanged files from
+    `documents`, which remembers what earlier builds loaded)."""
     diags: list[Diagnostic] = []
     dates = dates or gitdates.LastCommitDates(root)
     found: dict[str, list[Document]] = {section: [] for section in SECTIONS}
@@ -149,38 +198,59 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
         files, problems = source_files(root, section)
         diags.extend(problems)
         for rel, file in files:
-            try:
-                raw = file.read_bytes()
-            except OSError as exc:  # e.g. a dangling symbolic link
-                diags.append(error(rel, 1, 1, "read-error",
-                                   f"cannot read file: {exc.strerror or exc}"))
-                continue
-            read = read_front(rel, raw, parser)
-            if isinstance(read, Diagnostic):
-                diags.append(read)
-                continue
-            doc, body, body_line, text = read
-            diags.extend(doc.problems)
-            fields = Fields(doc, (), diags)
-            updated = _updated(fields, rel, dates)
-            common = _Common(section=section, slug=file.stem, path=rel, body=body,
-                             body_line=body_line, text=text, front=doc,
-                             front_offset=text.index("\n") + 1)
-            item: Document | None
-            if section == "summaries":
-                item = _summary(fields, common, updated, config)
-            elif section == "drugs":
-                item = drug_from_front(fields, common, updated, _review(fields, config))
-            else:
-                item = _page(fields, common, updated)
-            if item is not None and (drafts or not fields.boolean("draft")):
-                found[section].append(item)
-            elif item is not None:
+            loaded = None
+            if documents is not None:
+                try:
+                    st = file.stat()
+                except OSError:
+                    stat = None
+                else:
+                    stat = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+                    loaded = documents.get(rel, stat, dates)
+            if loaded is None:
+                read_at = time.time_ns()
+                loaded = _load_file(section, rel, file, config, dates, parser)
+                if documents is not None and stat is not None:
+                    documents.put(rel, stat, read_at, loaded)
+            diags.extend(loaded.problems)
+            if loaded.item is not None and (drafts or not loaded.draft):
+                found[section].append(loaded.item)
+            elif loaded.item is not None:
                 left_out.add(rel)
     summaries = tuple(d for d in found["summaries"] if isinstance(d, Summary))
     drugs = tuple(d for d in found["drugs"] if isinstance(d, Drug))
     pages = tuple(d for d in found["pages"] if isinstance(d, Page))
     return Content(summaries, pages, drugs, frozenset(left_out)), diags
+
+
+def _load_file(section: str, rel: str, file: Path, config: SiteConfig,
+               dates: gitdates.LastCommitDates, parser: ParseCache | None) -> LoadedFile:
+    """Read, parse and check one content file."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:  # e.g. a dangling symbolic link
+        return LoadedFile(None, (error(rel, 1, 1, "read-error",
+                                       f"cannot read file: {exc.strerror or exc}"),), False, None)
+    read = read_front(rel, raw, parser)
+    if isinstance(read, Diagnostic):
+        return LoadedFile(None, (read,), False, None)
+    doc, body, body_line, text = read
+    diags = list(doc.problems)
+    fields = Fields(doc, (), diags)
+    updated = _updated(fields, rel, dates)
+    git_date = None if "updated" in fields.data else (updated,)
+    common = _Common(section=section, slug=file.stem, path=rel, body=body,
+                     body_line=body_line, text=text, front=doc,
+                     front_offset=text.index("\n") + 1)
+    item: Document | None
+    if section == "summaries":
+        item = _summary(fields, common, updated, config)
+    elif section == "drugs":
+        item = drug_from_front(fields, common, updated, _review(fields, config))
+    else:
+        item = _page(fields, common, updated)
+    draft = item is not None and fields.boolean("draft")
+    return LoadedFile(item, tuple(diags), draft, git_date)
 
 
 def _updated(fields: Fields, rel: str, dates: gitdates.LastCommitDates) -> dt.date | None:

@@ -97,11 +97,15 @@ def build(options: BuildOptions, progress: Callable[[str], None] | None = None) 
     report.extend(problems)
     git = LastCommitDates(root)
     parser = cache.load_front(root) if caching else None
+    loading = cache.digest(config, today, stamp.environment())  # what loading a file depends on
+    documents = cache.load_documents(root, loading) if caching else None
     content, problems = load_content(root, config, drafts=options.drafts, dates=git,
-                                     parser=parser)
+                                     parser=parser, documents=documents)
     report.extend(problems)
     if parser is not None:
         cache.save_front(root, parser)
+    if documents is not None:
+        cache.save_documents(root, loading, documents)
     # 5. Cross-file checks need everything loaded.
     report.extend(check_reviewers(content, board))
     report.extend(check_reviews_due(content, today))
