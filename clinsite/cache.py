@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import dataclasses
+import gc
 import hashlib
 import os
 import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from clinsite import __version__
 from clinsite.compose import CitedReference
@@ -57,6 +59,19 @@ def _pickle_by_constructor(*classes: type) -> None:
 
 
 _pickle_by_constructor(CitedReference, PageRecord, Diagnostic)
+
+
+def _unpickle(handle: BinaryIO) -> Any:
+    """pickle.load with the garbage collector paused: loading the caches creates hundreds
+    of thousands of objects, none of them garbage, and the collections that their
+    allocation would trigger cost as much again as the loading itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.load(handle)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def digest(*parts: object) -> str:
@@ -109,7 +124,7 @@ def load(root: Path) -> Manifest:
     path = root / CACHE_DIR / _MANIFEST
     try:
         with path.open("rb") as handle:
-            manifest = pickle.load(handle)
+            manifest = _unpickle(handle)
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
             ValueError):
         return Manifest()
@@ -141,7 +156,7 @@ def load_front(root: Path) -> ParseCache:
     """The front matter earlier builds parsed (empty if none, stale or unreadable)."""
     try:
         with (root / CACHE_DIR / _FRONT).open("rb") as handle:
-            version, entries = pickle.load(handle)
+            version, entries = _unpickle(handle)
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
             ValueError):
         return ParseCache()
@@ -170,7 +185,7 @@ def load_documents(root: Path, context: str) -> DocumentCache:
     for index in range(_DOCUMENT_BUCKETS):
         try:
             with (root / CACHE_DIR / _DOCUMENTS / f"{index:02d}.pickle").open("rb") as handle:
-                version, saved_context, bucket = pickle.load(handle)
+                version, saved_context, bucket = _unpickle(handle)
         except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError,
                 TypeError, ValueError):
             continue

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from clinsite.vancouver import MONTHS
+from clinsite.identifiers import MONTHS
 
 _BIBTEX_SPECIAL = re.compile(r"([&%$#_{}~^\\])")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-import latexcodec  # noqa: F401  (registers the "ulatex" codec used below)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # --- identifiers: which values may become links ---
 
@@ -85,6 +85,8 @@ def _decode_word(word: str) -> str:
     """latexcodec, one word at a time: it costs ~8 us per character, so plain words skip it."""
     if not _NEEDS_CODEC.search(word):
         return word
+    import latexcodec  # noqa: F401  (registers the "ulatex" codec; imported when first needed)
+
     try:
         return str(codecs.decode(word, "ulatex"))  # type: ignore[call-overload]
     except (UnicodeError, ValueError):

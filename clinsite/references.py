@@ -17,16 +17,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pybtex.bibtex.utils import split_name_list, split_tex_string
-from pybtex.database import Entry, Person
-from pybtex.exceptions import PybtexError
-
-from clinsite.bibscan import BibScanner, Positions, RawEntry, string_macros
 from clinsite.diagnostics import Diagnostic, did_you_mean, error, warning
 from clinsite.identifiers import PMCID, PMID, is_web_url, latex_to_text, normalize_doi
-from clinsite.vancouver import display_names, format_entry
+
+if TYPE_CHECKING:
+    from pybtex.database import Entry, Person
+
+    from clinsite.bibscan import Positions, RawEntry
+
+# pybtex (and clinsite.vancouver, built on it) is imported where it is used: a build whose
+# references are all formatted already (clinsite.cache) never needs it, and importing it
+# takes a tenth of a second.
 
 KIND_LABELS: Mapping[str, str] = {
     "guideline": "Guideline",
@@ -99,6 +102,9 @@ class _Record:
 
     def entry(self) -> Entry:
         """The pybtex entry (names parsed now: that is most of the cost of loading)."""
+        from pybtex.bibtex.utils import split_name_list
+        from pybtex.database import Entry
+
         entry = Entry(self.entry_type, fields=self.fields)
         entry.key = self.key
         for role, value in self.persons.items():
@@ -110,6 +116,9 @@ class _Record:
 @lru_cache(maxsize=16384)
 def _person(name: str) -> Person:
     """A parsed name, shared between entries (never mutated): authors recur."""
+    from pybtex.database import Person
+    from pybtex.exceptions import PybtexError
+
     try:
         return Person(name)
     except PybtexError:  # already reported by the loader; never a traceback
@@ -181,6 +190,8 @@ class ReferenceStore:
 
 
 def _make_reference(record: _Record) -> Reference:
+    from clinsite.vancouver import display_names, format_entry
+
     entry, fields = record.entry(), record.fields
     formatted = format_entry(entry)
     container = next((fields[name] for name in _CONTAINER_FIELDS if name in fields), None)
@@ -249,6 +260,8 @@ def _parse_all(root: Path, paths: list[Path]) -> tuple[ReferenceStore, list[Diag
     records: dict[str, _Record] = {}
     first_by_folded_key: dict[str, _Record] = {}
     problems: list[Diagnostic] = []
+    from clinsite.bibscan import string_macros
+
     macros = string_macros()  # @string carries across files, as in BibTeX
     for path in paths:  # (symlinks out of the root: refused, and reported, elsewhere)
         rel = path.relative_to(root).as_posix()
@@ -277,6 +290,8 @@ def _load_file(path: Path, rel: str, macros: Any, problems: list[Diagnostic]) ->
         problems.append(error(rel, 1, 1, "read-error", f"cannot read file: {exc.strerror}"))
         return []
     text = _decode(data, rel, problems)
+    from clinsite.bibscan import BibScanner, Positions
+
     positions = Positions(text)
     scanner = BibScanner(text, macros)
     records = []
@@ -389,6 +404,8 @@ class _EntryChecker:
         """The name list, with ``Last, Jr, First, extra`` reported (pybtex would raise)."""
         if "{" not in value and all(part.count(",") < 3 for part in _AND.split(value)):
             return value  # the common case, without pybtex's slow brace-aware split
+        from pybtex.bibtex.utils import split_name_list, split_tex_string
+
         names = []
         for name in split_name_list(value):
             parts = split_tex_string(name, ",")

@@ -33,10 +33,9 @@ from pybtex.style.template import (
     words,
 )
 
-from clinsite.identifiers import identifier_link, is_web_url, latex_to_text
+from clinsite.identifiers import MONTHS, identifier_link, is_web_url, latex_to_text
 
 MAX_AUTHORS = 6
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,7 +155,7 @@ def test_entries_are_formatted_once_and_only_when_used(
         calls.append(entry.key)
         return format_entry(entry)
 
-    monkeypatch.setattr("clinsite.references.format_entry", counting)
+    monkeypatch.setattr("clinsite.vancouver.format_entry", counting)
     store, _ = load(tmp_path, {"sample.bib": SAMPLE_BIB})
     assert calls == []
     first = store.get("piret2011resistance")
