@@ -213,3 +213,18 @@ def test_page_history_from_git(make_site, runner):
         "3 February 2026 — Send for review (under review)",
         "1 January 2026 — First draft (submitted)",
     ]
+
+
+def test_feed_escaping_matches_the_standard_library():
+    import random
+    from xml.sax import saxutils
+
+    from clinsite import feeds
+
+    rng = random.Random(5)
+    samples = ["", "plain", "a & b < c > d", 'say "hi"', "it's", "both ' and \"",
+               "tab\tnew\nreturn\r", "&amp; already"]
+    samples += ["".join(rng.choice("ab&<>\"'\t\n\r ") for _ in range(12)) for _ in range(300)]
+    for text in samples:
+        assert feeds.escape(text) == saxutils.escape(text)
+        assert feeds.quoteattr(text) == saxutils.quoteattr(text)
