@@ -39,7 +39,7 @@ _FRONT = "front-matter.pickle"
 _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
-_FORMAT = 6
+_FORMAT = 7
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -115,28 +115,81 @@ class Manifest:
     references: dict[str, tuple[str, Reference]] = field(default_factory=dict)  # key: (digest, ref)
     html_pages: int = 0  # pages the build wrote (what a no-op build reports)
     listings: frozenset[str] = frozenset()  # the keys clinsite.render.ListingMemo kept
+    parts: dict[str, str] = field(default_factory=dict)  # part -> its file (see `save`)
     version: str = __version__
     format: int = _FORMAT
 
 
+# The manifest is stored as a small head (manifest.pickle) and parts in manifest/: the
+# pages in _PAGE_PARTS parts by a hash of their path, and the formatted references. A
+# build rewrites only the parts that changed, each under a new name, then replaces the
+# head (which names its parts) in one step, then deletes the parts no head names: a
+# build killed at any point leaves a complete manifest, the old one or the new.
+_PARTS = "manifest"
+_PAGE_PARTS = 16
+
+
+def _part_of(path: str) -> str:
+    return f"pages-{hashlib.blake2b(path.encode(), digest_size=2).digest()[0] % _PAGE_PARTS:02d}"
+
+
 def load(root: Path) -> Manifest:
     """The previous build's manifest, or an empty one (never an error: it is a cache)."""
-    path = root / CACHE_DIR / _MANIFEST
+    folder = root / CACHE_DIR
     try:
-        with path.open("rb") as handle:
+        with (folder / _MANIFEST).open("rb") as handle:
             manifest = _unpickle(handle)
+        if not isinstance(manifest, Manifest) or manifest.format != _FORMAT or \
+                manifest.version != __version__:
+            return Manifest()
+        for part, name in manifest.parts.items():
+            with (folder / _PARTS / name).open("rb") as handle:
+                values = _unpickle(handle)
+            if part == "references":
+                manifest.references = values
+            else:
+                manifest.pages.update(values)
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
             ValueError):
-        return Manifest()
-    if not isinstance(manifest, Manifest) or manifest.format != _FORMAT or \
-            manifest.version != __version__:
         return Manifest()
     return manifest
 
 
-def save(root: Path, manifest: Manifest) -> None:
-    """Write the manifest atomically (a killed build leaves the old one or none)."""
-    _dump(root, _MANIFEST, manifest)
+def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> None:
+    """Write `manifest`, rewriting only the parts that differ from `previous` (the
+    manifest this build loaded)."""
+    before = previous.parts if previous is not None else {}
+    grouped: dict[str, dict[str, Entry]] = {}
+    for path, entry in manifest.pages.items():
+        grouped.setdefault(_part_of(path), {})[path] = entry
+    unchanged: dict[str, bool] = {}
+    if previous is not None:
+        for path, entry in previous.pages.items():  # a part is unchanged if it holds the
+            part = _part_of(path)                   # same entry objects, no more, no less
+            unchanged[part] = unchanged.get(part, True) and \
+                grouped.get(part, {}).get(path) is entry
+        for part, entries in grouped.items():
+            if unchanged.get(part) and len(entries) != sum(
+                    1 for path in entries if path in previous.pages):
+                unchanged[part] = False
+    parts: dict[str, str] = {}
+    contents: dict[str, object] = dict(grouped)
+    contents["references"] = manifest.references
+    if previous is not None:
+        unchanged["references"] = manifest.references == previous.references
+    folder = root / CACHE_DIR / _PARTS
+    for part, values in contents.items():
+        if unchanged.get(part) and part in before:
+            parts[part] = before[part]
+            continue
+        parts[part] = f"{part}-{os.urandom(8).hex()}.pickle"
+        _dump(root, f"{_PARTS}/{parts[part]}", values)
+    head = dataclasses.replace(manifest, pages={}, references={}, parts=parts)
+    _dump(root, _MANIFEST, head)
+    kept = set(parts.values())
+    for stale in folder.iterdir():
+        if stale.name not in kept:
+            stale.unlink(missing_ok=True)
 
 
 def _dump(root: Path, name: str, value: object) -> None:

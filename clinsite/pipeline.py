@@ -307,7 +307,7 @@ class _Plan:
                 if key in self._refs}
         cache.save(self.options.root, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self._search, refs,
-            html_pages=html_pages, listings=listings))
+            html_pages=html_pages, listings=listings), self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:
         return cache.page_deps(record, self._refs, *self._context[record.path])

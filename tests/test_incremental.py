@@ -307,3 +307,32 @@ def test_an_edit_build_whose_references_are_formatted_never_imports_pybtex(make_
                           text=True, check=True)
     assert done.stdout.split("\n")[0] == "True []"
     assert "One more claim" in (root / "site/summaries/q/index.html").read_text()
+
+
+def test_an_edit_rewrites_one_part_of_the_manifest(make_site):
+    from clinsite import cache
+
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(40)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root)).ok
+    parts = root / ".clinsite-cache/manifest"
+    before = {p.name for p in parts.iterdir()}
+    expected = {*(p for p in files if p.endswith(".md")), "content/summaries/q.md",
+                "content/pages/policy.md"}
+    # One file a part: the pages' parts (by a hash of the path) and the references.
+    assert sorted(name.rsplit("-", 1)[0] for name in before) == \
+        sorted({cache._part_of(p) for p in expected} | {"references"})
+    first = cache.load(root)
+    edited = root / "content/summaries/q7.md"
+    edited.write_text(edited.read_text() + "\nMore [@doe2020].\n")
+    assert build(BuildOptions(root=root)).ok
+    after = {p.name for p in parts.iterdir()}
+    assert len(after - before) == len(before - after) == 1
+    assert (after - before).pop().startswith(cache._part_of("content/summaries/q7.md") + "-")
+    second = cache.load(root)
+    assert set(first.pages) == set(second.pages) == expected
+    assert second.pages["content/summaries/q7.md"] != first.pages["content/summaries/q7.md"]
+    assert all(second.pages[p] == first.pages[p] for p in expected
+               if p != "content/summaries/q7.md")
+    assert second.references == first.references and second.references
