@@ -117,16 +117,31 @@ def _format(keys: Sequence[str]) -> dict[str, Reference]:
 _PAGE_LOOP_GC = (20_000, 20, 20)
 
 
+_frozen_scopes = 0
+
+
 @contextlib.contextmanager
-def _page_loop_gc() -> Iterator[None]:
+def frozen_gc(threshold: tuple[int, int, int] | None = None) -> Iterator[None]:
+    """Within this scope, `gc.freeze()` keeps the objects that exist (and that later
+    freezes add) out of the cyclic collector's reach; they are handed back to it when
+    the outermost scope ends, so a long-running `serve` collects them in the end."""
+    global _frozen_scopes
     previous = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(*_PAGE_LOOP_GC)
+    _frozen_scopes += 1
+    if threshold is not None:
+        gc.set_threshold(*threshold)
     try:
         yield
     finally:
         gc.set_threshold(*previous)
-        gc.unfreeze()
+        _frozen_scopes -= 1
+        if _frozen_scopes == 0:
+            gc.unfreeze()
+
+
+def _page_loop_gc() -> contextlib.AbstractContextManager[None]:
+    return frozen_gc(_PAGE_LOOP_GC)
 
 
 def _chunks(items: Sequence[str], count: int) -> list[list[str]]:
