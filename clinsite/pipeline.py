@@ -269,10 +269,14 @@ class _Plan:
         """True when the previous output is exactly what this build would write."""
         if not self.usable() or set(self.manifest.pages) != set(self.sources):
             return False
+        pages = self.manifest.pages
+        if any(pages[doc.path].source != self.sources[doc.path] or
+               pages[doc.path].deps != self.deps[doc.path] for doc in content.all()):
+            return False  # (the usual answer, found without a `stat` a page)
         if not (self.previous / MARKER).is_file() or (
                 self.options.search and not (self.previous / "pagefind").is_dir()):
             return False
-        return all(cache.reusable(self.manifest.pages.get(doc.path), self.sources[doc.path],
+        return all(cache.reusable(pages.get(doc.path), self.sources[doc.path],
                                   self.deps[doc.path], self.previous) for doc in content.all())
 
     def start_search(self, shards: list[list[str]], records: Mapping[str, PageRecord],
