@@ -21,18 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from clinsite.cli import cli
+from clinsite.devhttp import EVENTS, SCRIPT, STYLES, BuildStatus, inject, locate, overlay
 from clinsite.diagnostics import error
 from clinsite.pipeline import BuildOptions, BuildResult
-from clinsite.serve import (
-    EVENTS,
-    SCRIPT,
-    STYLES,
-    BuildStatus,
-    DevServer,
-    inject,
-    locate,
-    overlay,
-)
+from clinsite.serve import DevServer
 from tests.conftest import REPO, summary
 
 Response = tuple[int, dict[str, str], str]
