@@ -221,19 +221,20 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
 
 @dataclass(slots=True)
 class _Plan:
-    """Which pages the previous build's output already holds (see clinsite.cache)."""
+    """Which pages the previous build's output already holds (see clinsite.cache). Made
+    whole by `_plan`; `search_files` and `shard_digests` are filled in by `start_search`."""
 
     options: BuildOptions
     store: ReferenceStore
     manifest: cache.Manifest
     site: str
+    sources: dict[str, str]  # path -> digest of the page's text and date
+    keys: set[str]  # every reference key a page may cite
+    refs: dict[str, str]  # key -> digest of its entry, for those keys
+    context: dict[str, tuple[object, object]]  # path -> (related pages' titles, history)
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
-    sources: dict[str, str]
-    keys: set[str] = field(default_factory=set)  # every reference key a page may cite
     search_files: set[str] = field(default_factory=set)  # reused search shards' files
-    _search: list[str] = field(default_factory=list)  # digest of each search shard's pages
-    _refs: dict[str, str] = field(default_factory=dict)
-    _context: dict[str, tuple[object, object]] = field(default_factory=dict)
+    shard_digests: list[str] = field(default_factory=list)  # of each search shard's pages
 
     @property
     def previous(self) -> Path:
@@ -285,12 +286,14 @@ class _Plan:
         hand the others to `indexer`, which runs Pagefind while the build goes on."""
         digests = {rel: record.indexed_digest for record in records.values()
                    for rel in record.outputs[:1]}
-        self._search = [cache.digest([(rel, digests[rel]) for rel in pages]) for pages in shards]
+        self.shard_digests = [cache.digest([(rel, digests[rel]) for rel in pages])
+                              for pages in shards]
         previous = self.manifest.search if self.usable() else []
         held = _held_bundles(writer.mirror, len(shards)) if writer.mirror is not None else None
         for index, pages in enumerate(shards):
             bundle = self.previous / search.shard_dir(index)
-            unchanged = len(previous) == len(shards) and previous[index] == self._search[index]
+            unchanged = len(previous) == len(shards) and \
+                previous[index] == self.shard_digests[index]
             if unchanged and held is not None and \
                     f"{search.shard_dir(index)}/pagefind-entry.json" in held[index]:
                 self.search_files.update(held[index])  # already in the new tree
@@ -316,14 +319,14 @@ class _Plan:
                 pages[path] = entry  # reused: what it depends on was checked unchanged
             else:
                 pages[path] = cache.Entry(self.sources[path], self.deps_after(record), record)
-        refs = {key: (self._refs[key], ref) for key, ref in self.store.formatted().items()
-                if key in self._refs}
+        refs = {key: (self.refs[key], ref) for key, ref in self.store.formatted().items()
+                if key in self.refs}
         cache.save(self.options.root, cache.Manifest(
-            self.site, str(self.previous.resolve()), pages, self._search, refs,
+            self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
             html_pages=html_pages, listings=listings), self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:
-        return cache.page_deps(record, self._refs, *self._context[record.path])
+        return cache.page_deps(record, self.refs, *self.context[record.path])
 
 
 
@@ -331,32 +334,31 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
           site: str) -> _Plan:
     """Digest every page's inputs and decide against the previous manifest."""
     manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
-    plan = _Plan(options, store, manifest, site, {}, {})
     paths = {doc.path for doc in content.all()}
-    new_text = []
-    for doc in content.all():
-        plan.sources[doc.path] = cache.digest(doc.text.encode(), doc.updated)  # (may come from git)
-        entry = manifest.pages.get(doc.path)
-        if entry is None or entry.source != plan.sources[doc.path]:
-            new_text.append(doc)
+    sources = {doc.path: cache.digest(doc.text.encode(), doc.updated)  # (may come from git)
+               for doc in content.all()}
+    new_text = [doc for doc in content.all() if (entry := manifest.pages.get(doc.path)) is None
+                or entry.source != sources[doc.path]]
     # The references any page may cite: those the unchanged pages cited last time, and
     # every `@key` in the text of new and changed pages.
-    plan.keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
-    plan.keys.update(cited_candidates(new_text))
-    plan._refs = {key: store.digest(key) for key in plan.keys if key in store}
+    keys = {ref.key for entry in manifest.pages.values() for ref in entry.record.references}
+    keys.update(cited_candidates(new_text))
+    refs = {key: store.digest(key) for key in keys if key in store}
     # References formatted by an earlier build, whose entries have not changed since.
     store.preload({key: ref for key, (known, ref) in manifest.references.items()
-                   if plan._refs.get(key) == known})
+                   if refs.get(key) == known})
+    context: dict[str, tuple[object, object]] = {}
+    deps: dict[str, str] = {}
     for doc in content.all():
         related = [(slug, ctx.pages_by_slug[slug].title) for slug in getattr(doc, "related", ())
                    if slug in ctx.pages_by_slug]
-        plan._context[doc.path] = (related, ctx.history.get(doc.path, ()))
+        context[doc.path] = (related, ctx.history.get(doc.path, ()))
         entry = manifest.pages.get(doc.path)
         if entry is not None and all(link in paths for link in entry.record.links):
-            plan.deps[doc.path] = plan.deps_after(entry.record)
+            deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
         else:
-            plan.deps[doc.path] = ""
-    return plan
+            deps[doc.path] = ""
+    return _Plan(options, store, manifest, site, sources, keys, refs, context, deps)
 
 
 def site_digest(root: Path, options: BuildOptions, content: Content, today: object) -> str:
