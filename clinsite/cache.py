@@ -39,7 +39,7 @@ _FRONT = "front-matter.pickle"
 _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
-_FORMAT = 7
+_FORMAT = 8
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -116,6 +116,11 @@ class Manifest:
     html_pages: int = 0  # pages the build wrote (what a no-op build reports)
     listings: frozenset[str] = frozenset()  # the keys clinsite.render.ListingMemo kept
     parts: dict[str, str] = field(default_factory=dict)  # part -> its file (see `save`)
+    # The output folder's (mtime_ns, inode) once these pages were committed: the manifest
+    # describes that tree only (not one a --no-cache build, or a build killed before it
+    # saved its manifest, put in its place: the marker file written at each commit changes
+    # the folder's mtime).
+    tree: tuple[int, int] | None = None
     version: str = __version__
     format: int = _FORMAT
 
@@ -149,8 +154,7 @@ def load(root: Path) -> Manifest:
                 manifest.references = values
             else:
                 manifest.pages.update(values)
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
-            ValueError):
+    except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return Manifest()
     return manifest
 
@@ -210,8 +214,7 @@ def load_front(root: Path) -> ParseCache:
     try:
         with (root / CACHE_DIR / _FRONT).open("rb") as handle:
             version, entries = _unpickle(handle)
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
-            ValueError):
+    except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return ParseCache()
     return ParseCache(entries if version == (__version__, _FORMAT) and isinstance(entries, dict)
                       else None)
@@ -239,8 +242,7 @@ def load_documents(root: Path, context: str) -> DocumentCache:
         try:
             with (root / CACHE_DIR / _DOCUMENTS / f"{index:02d}.pickle").open("rb") as handle:
                 version, saved_context, bucket = _unpickle(handle)
-        except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError,
-                TypeError, ValueError):
+        except Exception:  # (a damaged cache file can raise almost anything: never an error)
             continue
         if version == (__version__, _FORMAT) and saved_context == context and \
                 isinstance(bucket, dict):
@@ -292,6 +294,15 @@ def _pickle_documents(*classes: type) -> None:
 _DOCUMENT_FIELDS: dict[type, tuple[str, ...]] = {}
 _pickle_documents(Summary, Drug, Page)
 _pickle_by_constructor(LoadedFile, Review)
+
+
+def tree_id(out: Path) -> tuple[int, int] | None:
+    """What identifies the tree now in `out` (see Manifest.tree)."""
+    try:
+        st = os.stat(out)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_ino
 
 
 def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) -> bool:

@@ -207,6 +207,8 @@ def load_content(root: Path, config: SiteConfig, *, drafts: bool = False,
                 else:
                     stat = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
                     loaded = documents.get(rel, stat, dates)
+                    if loaded is not None and parser is not None:
+                        parser.keep(rel)
             if loaded is None:
                 read_at = time.time_ns()
                 loaded = _load_file(section, rel, file, config, dates, parser)

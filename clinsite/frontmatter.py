@@ -236,26 +236,34 @@ def _index(node: yaml.Node, path: YamlPath, doc: YamlDoc, first_line: int) -> No
 
 
 class ParseCache:
-    """Parsed front matter by a digest of its text, kept between builds (see
+    """Parsed front matter by file and a digest of its text, kept between builds (see
     clinsite.cache): a file whose front matter did not change is not parsed again."""
 
-    def __init__(self, entries: dict[str, YamlDoc] | None = None) -> None:
-        self.entries = entries or {}
-        self.used: dict[str, YamlDoc] = {}
+    def __init__(self, entries: dict[str, tuple[str, YamlDoc]] | None = None) -> None:
+        self.entries = entries or {}  # path -> (digest, parsed)
+        self.used: dict[str, tuple[str, YamlDoc]] = {}
         self.parsed = 0  # how many were parsed (not found) in this build
 
     def parse(self, path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnostic:
         key = hashlib.blake2b(f"{path}\0{first_line}\0{text}".encode(),
                               digest_size=16).hexdigest()
-        doc = self.entries.get(key)
-        if doc is None:
+        known = self.entries.get(path)
+        if known is not None and known[0] == key:
+            doc = known[1]
+        else:
             parsed = parse_yaml(path, text, first_line)
             if isinstance(parsed, Diagnostic):
                 return parsed
             doc = parsed
             self.parsed += 1
-        self.used[key] = doc
+        self.used[path] = (key, doc)
         return doc
+
+    def keep(self, path: str) -> None:
+        """Keep the entry of a file this build did not need to parse (its document came
+        from clinsite.content.DocumentCache): a later build may need it."""
+        if path in self.entries:
+            self.used[path] = self.entries[path]
 
     @property
     def changed(self) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from clinsite import cache, parallel, search, stamp
 from clinsite import config as config_mod
+from clinsite import writer as writer_mod
 from clinsite.compose import LinkTargets
 from clinsite.content import check_symlinks, load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
@@ -159,7 +160,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             return _finish(result, options, started)
         recover(options.out_dir)
         writer = SiteWriter(options.out_dir, journal=root / cache.CACHE_DIR / cache.JOURNAL,
-                            remember=caching)
+                            remember=caching, known=plan.journal)
     output = Output(writer)
     indexer = search.Indexer(writer.tmp if writer is not None else Path(),
                              options.jobs or default_jobs())
@@ -233,6 +234,9 @@ class _Plan:
     refs: dict[str, str]  # key -> digest of its entry, for those keys
     context: dict[str, tuple[object, object]]  # path -> (related pages' titles, history)
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
+    live: tuple[int, int] | None  # cache.tree_id of the output folder now
+    journal: writer_mod.Journal | None  # the writer's record of the output trees
+    intact: bool  # the output is exactly as the journal has it (nothing changed by hand)
     search_files: set[str] = field(default_factory=set)  # reused search shards' files
     shard_digests: list[str] = field(default_factory=list)  # of each search shard's pages
 
@@ -242,7 +246,9 @@ class _Plan:
 
     def usable(self) -> bool:
         return (self.options.cache and self.options.write and self.manifest.site == self.site
-                and self.manifest.out == str(self.previous.resolve()))
+                and self.manifest.out == str(self.previous.resolve())
+                and self.manifest.tree is not None and self.manifest.tree == self.live
+                and self.intact)
 
     def reuse(self, docs: list[Document], writer: SiteWriter | None) -> dict[str, PageRecord]:
         """Link the unchanged pages into the new output; their records, by path."""
@@ -323,7 +329,8 @@ class _Plan:
                 if key in self.refs}
         cache.save(self.options.root, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
-            html_pages=html_pages, listings=listings), self.manifest)
+            html_pages=html_pages, listings=listings, tree=cache.tree_id(self.previous)),
+            self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:
         return cache.page_deps(record, self.refs, *self.context[record.path])
@@ -358,7 +365,11 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
             deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
         else:
             deps[doc.path] = ""
-    return _Plan(options, store, manifest, site, sources, keys, refs, context, deps)
+    journal = writer_mod.read_journal(options.root / cache.CACHE_DIR / cache.JOURNAL,
+                                      options.out_dir) if options.cache and options.write else None
+    return _Plan(options, store, manifest, site, sources, keys, refs, context, deps,
+                 cache.tree_id(options.out_dir), journal,
+                 writer_mod.live_tree(journal, options.out_dir) is not None)
 
 
 def site_digest(root: Path, options: BuildOptions, content: Content, today: object) -> str:

@@ -239,7 +239,7 @@ def load_references(root: Path, cache_dir: Path | None = None,
             store, problems = pickle.load(handle)
         if isinstance(store, ReferenceStore):
             return store, problems
-    except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
+    except Exception:  # (a damaged cache file can raise almost anything: never an error)
         pass
     store, problems = _parse_all(root, paths)
     try:

@@ -198,19 +198,36 @@ def _matches(top: Path, tree: Tree) -> bool:
     return _folder_stats(top, (rel for rel, _, _ in tree.folders)) == tree.folders
 
 
-def _read_journal(path: Path | None, out: Path) -> Journal | None:
+def read_journal(path: Path | None, out: Path) -> Journal | None:
+    """The journal at `path` if it is one of `out`'s (else None: never an error)."""
     if path is None:
         return None
     try:
         with path.open("rb") as handle:
             journal = pickle.load(handle)
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError,
-            ValueError):
+    except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not isinstance(journal, Journal) or journal.format != 1 or \
             journal.out != str(out.resolve()):
         return None
+    for tree in journal.trees:  # (paths are used to unlink: never one leading outside)
+        if not all(map(_safe_path, tree.files | tree.delta)) or \
+                not all(_safe_path(rel) for rel, _, _ in tree.folders if rel):
+            return None
     return journal
+
+
+def live_tree(journal: Journal | None, out: Path) -> Tree | None:
+    """The journal's record of the tree in `out`, if that tree is still exactly as the
+    build that committed it left it (no file added, removed or renamed since)."""
+    if journal is None or not journal.trees or not _matches(out, journal.trees[-1]):
+        return None
+    return journal.trees[-1]
+
+
+def _safe_path(rel: str) -> bool:
+    return bool(rel) and "\0" not in rel and \
+        all(part not in ("", ".", "..") for part in rel.split("/"))
 
 
 def _prune(top: Path, rel: str) -> None:
@@ -230,7 +247,7 @@ class SiteWriter:
     with `remember` False the journal is neither used nor kept for this output."""
 
     def __init__(self, out: Path, *, recycle: bool = True, journal: Path | None = None,
-                 remember: bool = True) -> None:
+                 remember: bool = True, known: Journal | None = None) -> None:
         self.out = out
         out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}"
@@ -244,15 +261,13 @@ class SiteWriter:
         self._fresh: set[str] = set()  # files this writer (re)created: not the live tree's
         self._journal_path = journal
         self._remember_trees = remember and not out.is_symlink()
-        journal_read = _read_journal(journal, out)
+        journal_read = known if known is not None else read_journal(journal, out)
         self._journal_ours = journal_read is not None
         if not self._remember_trees:
             journal_read = None
         # The live tree as the journal remembers it (None: unknown, or changed since).
         self._live: Tree | None = None
-        if journal_read is not None and journal_read.trees and \
-                _matches(out, journal_read.trees[-1]):
-            self._live = journal_read.trees[-1]
+        self._live = live_tree(journal_read, out)
         #: When not None, the new tree holds exactly these files, each the live tree's own.
         self.mirror: frozenset[str] | None = None
         if self.recycled:

@@ -141,3 +141,31 @@ def test_a_date_taken_from_git_is_checked_against_git_again(make_site, loads, tr
     assert build(BuildOptions(root=root)).ok
     assert "content/summaries/q.md" in loads
     assert "2025-07-08" in (root / "site/summaries/q/index.html").read_text()
+
+
+def test_front_matter_stays_parsed_for_files_the_document_cache_served(make_site, trusting,
+                                                                       monkeypatch):
+    """The first build of a new day reloads every document (today is part of its key) but
+    parses no front matter that has not changed."""
+    from clinsite import frontmatter
+
+    parsed: list[str] = []
+    real = frontmatter.parse_yaml
+
+    def counting(path, *args):
+        parsed.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(frontmatter, "parse_yaml", counting)
+    root = make_site({"content/summaries/b.md": summary(title="B?")})
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1793491200")
+    assert build(BuildOptions(root=root)).ok
+    assert len(parsed) == 3  # q, b and the policy page
+    b = root / "content/summaries/b.md"
+    b.write_text(b.read_text() + "\nMore.\n")  # the body only: the front matter is the same
+    parsed.clear()
+    assert build(BuildOptions(root=root)).ok
+    assert parsed == []
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1793491200 + 86400))  # the next day
+    assert build(BuildOptions(root=root)).ok
+    assert parsed == []

@@ -336,3 +336,76 @@ def test_an_edit_rewrites_one_part_of_the_manifest(make_site):
     assert all(second.pages[p] == first.pages[p] for p in expected
                if p != "content/summaries/q7.md")
     assert second.references == first.references and second.references
+
+
+# --- the manifest describes one output tree --------------------------------------------
+
+CHANGED_TEMPLATE = ("{% extends 'base.html' %}{% block main %}<h1>CHANGED {{ page.title }}</h1>"
+                    "{{ page.body_html }}{% endblock %}\n")
+
+
+def _equals_clean(root: Path, out: Path) -> None:
+    assert build(BuildOptions(root=root)).ok
+    assert build(BuildOptions(root=root, out=out, cache=False)).ok
+    assert snapshot(root / "site") == snapshot(out)
+
+
+def test_a_no_cache_build_in_between_is_not_taken_for_the_cached_one(make_site,
+                                                                     tmp_path: Path):
+    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
+                     {"references/refs.bib": MORE_BIB})
+    assert build(BuildOptions(root=root)).ok
+    template = root / "templates/page.html"
+    template.write_text(CHANGED_TEMPLATE)
+    assert build(BuildOptions(root=root, cache=False)).ok  # the manifest is not rewritten...
+    template.unlink()  # ...and the inputs are back as the manifest has them
+    _equals_clean(root, tmp_path / "clean")
+    assert "CHANGED" not in (root / "site/policy/index.html").read_text()
+
+
+def test_a_build_killed_before_saving_its_manifest_is_not_trusted(make_site, monkeypatch,
+                                                                  tmp_path: Path):
+    from clinsite import pipeline, render
+
+    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
+                     {"references/refs.bib": MORE_BIB})
+    assert build(BuildOptions(root=root)).ok
+    template = root / "templates/page.html"
+    template.write_text(CHANGED_TEMPLATE)
+    with monkeypatch.context() as patched:  # "killed" right after the new tree went live
+        patched.setattr(pipeline._Plan, "save", lambda *args: None)
+        patched.setattr(render.ListingMemo, "save", lambda self: None)
+        assert build(BuildOptions(root=root)).ok
+    assert "CHANGED" in (root / "site/policy/index.html").read_text()
+    template.unlink()
+    _equals_clean(root, tmp_path / "clean")
+
+
+def test_damaged_cache_files_are_ignored(make_site, tmp_path: Path):
+    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
+                     {"references/refs.bib": MORE_BIB})
+    assert build(BuildOptions(root=root)).ok
+    cache_dir = root / ".clinsite-cache"
+    damaged = [p for p in cache_dir.rglob("*") if p.is_file() and p.name != ".gitignore"]
+    assert len(damaged) > 10
+    for number, path in enumerate(damaged):
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2:] = bytes([(number * 37 + 101) % 256]) * (len(data) - len(data) // 2)
+        path.write_bytes(bytes(data))  # (a pickle cut off or with a huge length: anything)
+    (root / "content/summaries/q1.md").write_text(page(1) + "\nEdited [@doe2020].\n")
+    _equals_clean(root, tmp_path / "clean")
+
+
+def test_files_removed_from_the_output_by_hand_come_back(make_site, tmp_path: Path):
+    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
+                     {"references/refs.bib": MORE_BIB})
+    for _ in range(2):  # (the second build has a journal of the first's tree)
+        assert build(BuildOptions(root=root)).ok
+    site = root / "site"
+    removed = ["board/index.html",  # (not at the top: its folder's mtime would tell at once)
+               next(p for p in sorted((site / "pagefind").rglob("*")) if p.is_file()
+                    ).relative_to(site).as_posix()]
+    for rel in removed:
+        (site / rel).unlink()
+    _equals_clean(root, tmp_path / "clean")
+    assert all((site / rel).is_file() for rel in removed)
