@@ -7,14 +7,16 @@ the machine-readable files and the theme's assets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from clinsite import feeds
 from clinsite.config import SiteConfig
-from clinsite.listings import reference_index, tag_views
-from clinsite.models import Content, Drug, Summary
+from clinsite.listings import TagView, reference_index, tag_url, tag_views
+from clinsite.models import Content, Document, Drug, Summary
 from clinsite.parallel import PageRecord
 from clinsite.render import ListingMemo, Renderer, theme_assets
 from clinsite.views import ViewContext
@@ -40,11 +42,27 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     """Render and write every file that is not a document page: listings, machine-readable
     files and assets. Built from the pages' records, never by re-reading pages.
     `search_shards`: the bundle folders the search page merges besides the primary."""
-    tags = tag_views(content.summaries)
-    output.write("index.html", renderer.render_home(content.summaries, content.drugs, tags))
-    output.write("tags/index.html", renderer.render_tags(tags))
-    for tag in tags:
-        output.write(tag.url + "index.html", renderer.render_tag(tag))
+    # The home, topics and tag pages show only what the summaries' and monographs' paths,
+    # dates and front matter give (with the site-wide inputs, which gate the memo): their
+    # memo key is a digest of those, far cheaper than the repr of their views, and an edit
+    # to a page's text alone finds them all in the memo without building a view.
+    listed = front_digest(content.summaries, content.drugs)
+    built: list[tuple[TagView, ...]] = []
+
+    def tags() -> tuple[TagView, ...]:
+        if not built:
+            built.append(tag_views(content.summaries))
+        return built[0]
+
+    site = renderer.site
+    output.write("index.html", renderer.by_key(("index.html", site, listed), lambda: (
+        renderer.render_home(content.summaries, content.drugs, tags()))))
+    output.write("tags/index.html", renderer.by_key(("tags/index.html", site, listed),
+                                                    lambda: renderer.render_tags(tags())))
+    for name in sorted({tag for doc in content.summaries for tag in doc.tags}):
+        url = tag_url(name)
+        output.write(url + "index.html", renderer.by_key((url, site, listed), partial(
+            _render_tag, renderer, tags, name)))
     index = reference_index(content.all(), records, renderer.ctx.store)
     output.write("references/index.html", renderer.render_references(index))
     output.write("board/index.html", renderer.render_board())
@@ -55,6 +73,24 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     if output.writer is not None:
         for rel, source in theme_assets(root):
             output.writer.copy(rel, source)
+
+
+def _render_tag(renderer: Renderer, tags: Callable[[], tuple[TagView, ...]], name: str) -> str:
+    return renderer.render_tag(next(tag for tag in tags() if tag.name == name))
+
+
+def front_digest(*groups: Iterable[Document]) -> str:
+    """A digest of each document's path, date and front matter (the text before its body),
+    group by group: what the listings built from Document fields depend on, besides the
+    site-wide inputs (settings, "today"), from which a Document is made."""
+    h = hashlib.blake2b(digest_size=16)
+    for group in groups:
+        for doc in group:
+            text, body = doc.text, doc.body
+            front = text[:len(text) - len(body)] if text.endswith(body) else text
+            h.update(f"{doc.path}\0{doc.updated}\0{front}\0".encode())
+        h.update(b"\1")
+    return h.hexdigest()
 
 
 def _machine_files(content: Content, records: Mapping[str, PageRecord], config: SiteConfig,
@@ -73,16 +109,27 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
         return feeds.FeedEntry(doc.title, home + doc.url, doc.updated,
                                records[doc.path].summary, kind)
 
-    summaries = [entry(doc, "summary") for doc in content.summaries]
-    everything = summaries + [entry(doc, "drug") for doc in content.drugs] + [
-        feeds.FeedEntry(p.title, home + p.url, p.updated, "", "page") for p in content.pages]
-    newest = max((e.updated for e in everything), default=None)
-    by_url = sorted(everything, key=lambda e: e.url)
-    write("sitemap.xml", lambda: feeds.sitemap(by_url, home, newest), by_url, home, newest)
-    write("feed.xml", lambda: feeds.atom_feed(summaries, title=config.title, home=home,
+    def summaries() -> list[feeds.FeedEntry]:
+        return [entry(doc, "summary") for doc in content.summaries]
+
+    def sitemap() -> str:
+        everything = summaries() + [entry(doc, "drug") for doc in content.drugs] + [
+            feeds.FeedEntry(p.title, home + p.url, p.updated, "", "page") for p in content.pages]
+        newest = max((e.updated for e in everything), default=None)
+        return feeds.sitemap(sorted(everything, key=lambda e: e.url), home, newest)
+
+    # The feed and the sitemap show the documents' titles, URLs and dates (front matter,
+    # paths, dates) and the summaries' bottom lines as rendered: keyed on a digest of those.
+    listed = front_digest(content.summaries, content.drugs, content.pages)
+    lines = hashlib.blake2b(digest_size=16)
+    for doc in (*content.summaries, *content.drugs):
+        lines.update(records[doc.path].summary.encode() + b"\0")
+    shown = (listed, lines.hexdigest())
+    write("sitemap.xml", sitemap, shown, home)
+    write("feed.xml", lambda: feeds.atom_feed(summaries(), title=config.title, home=home,
                                               publisher=config.publisher,
                                               language=config.language),
-          summaries, config.title, home, config.publisher, config.language)
+          shown, config.title, home, config.publisher, config.language)
     output.write("robots.txt", feeds.robots(home))
     rows = [feeds.SummaryRecord(
         doc.slug, doc.title, home + doc.url, doc.updated, doc.review.status.value,

@@ -177,6 +177,23 @@ class Renderer:
         return self.memo.get((template, url, root, self.site, sorted(context.items())),
                              lambda: self.render(template, url, root=root, **context))
 
+    def by_key(self, key: object, render: Callable[[], str]) -> str:
+        """`render()`, or the memo's text for `key`, for a listing known to be a function of
+        `key` and the site-wide inputs (which gate the memo): see clinsite.emit. A miss
+        renders without the repr-keyed memo (`render` is not stored twice)."""
+        memo = self.memo
+        if memo is None:
+            return render()
+
+        def unmemoised() -> str:
+            self.memo = None
+            try:
+                return render()
+            finally:
+                self.memo = memo
+
+        return memo.get(("by key", key), unmemoised)
+
     def render(self, template: str, url: str, *, root: str | None = None,
                **context: object) -> str:
         """Render `template` for the page published at site-relative `url`."""

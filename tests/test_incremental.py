@@ -37,7 +37,7 @@ def edits(root: Path, rng: random.Random) -> str:
     """Apply one random edit to the site; return what it was."""
     summaries = sorted((root / "content/summaries").glob("*.md"))
     kind = rng.choice(["edit", "add", "delete", "rename", "reference", "template", "config",
-                       "board", "related", "noop"])
+                       "board", "related", "tags", "title", "noop"])
     if kind == "edit" and summaries:
         target = rng.choice(summaries)
         target.write_text(target.read_text() + f"\nMore {rng.random()} [@doe2020].\n")
@@ -71,6 +71,16 @@ def edits(root: Path, rng: random.Random) -> str:
         board = root / "content/board.yaml"
         board.write_text(board.read_text().replace("Dr Alex Example",
                                                    f"Dr Alex Example {rng.randrange(9)}"))
+    elif kind == "tags" and summaries:
+        target = rng.choice(summaries)
+        tags = rng.sample(["cardiology", "renal", "dosing"], rng.randrange(3))
+        text = "\n".join(line for line in target.read_text().split("\n")
+                         if not line.startswith("tags:"))
+        target.write_text(text.replace("---\n", f"---\ntags: [{', '.join(tags)}]\n", 1))
+    elif kind == "title" and summaries:
+        target = rng.choice(summaries)
+        target.write_text(target.read_text().replace("title: Question",
+                                                     f"title: Asked {rng.randrange(9)}", 1))
     elif kind == "related" and len(summaries) > 1:
         a, b = rng.sample(summaries, 2)
         a.write_text(page(rng.randrange(1000), related=b.stem))
