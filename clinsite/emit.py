@@ -131,11 +131,23 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
                                               language=config.language),
           shown, config.title, home, config.publisher, config.language)
     output.write("robots.txt", feeds.robots(home))
-    rows = [feeds.SummaryRecord(
-        doc.slug, doc.title, home + doc.url, doc.updated, doc.review.status.value,
-        doc.review.reviewers, doc.review.reviewed, doc.tags, doc.audience,
-        tuple(doi for c in records[doc.path].references
-              if (doi := ctx.store.get(c.key).doi) is not None),
-    ) for doc in content.summaries]
-    write("api/summaries.json", lambda: feeds.summaries_json(rows, site=config.title, home=home),
-          rows, config.title, home)
+    def rows() -> list[feeds.SummaryRecord]:
+        return [feeds.SummaryRecord(
+            doc.slug, doc.title, home + doc.url, doc.updated, doc.review.status.value,
+            doc.review.reviewers, doc.review.reviewed, doc.tags, doc.audience,
+            tuple(doi for c in records[doc.path].references
+                  if (doi := ctx.store.get(c.key).doi) is not None),
+        ) for doc in content.summaries]
+
+    # The API rows show front-matter fields and the DOIs of the references each summary
+    # cites: keyed on the front matter, the cited keys in order and those entries' digests.
+    cited = hashlib.blake2b(digest_size=16)
+    keys: set[str] = set()
+    for doc in content.summaries:
+        order = [c.key for c in records[doc.path].references]
+        keys.update(order)
+        cited.update(("\0".join(order) + "\1").encode())
+    for key in sorted(keys):
+        cited.update(f"{key}\0{ctx.store.digest(key)}\0".encode())
+    write("api/summaries.json", lambda: feeds.summaries_json(rows(), site=config.title, home=home),
+          front_digest(content.summaries), cited.hexdigest(), config.title, home)

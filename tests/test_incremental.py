@@ -37,7 +37,7 @@ def edits(root: Path, rng: random.Random) -> str:
     """Apply one random edit to the site; return what it was."""
     summaries = sorted((root / "content/summaries").glob("*.md"))
     kind = rng.choice(["edit", "add", "delete", "rename", "reference", "template", "config",
-                       "board", "related", "tags", "title", "noop"])
+                       "board", "related", "tags", "title", "doi", "noop"])
     if kind == "edit" and summaries:
         target = rng.choice(summaries)
         target.write_text(target.read_text() + f"\nMore {rng.random()} [@doe2020].\n")
@@ -60,6 +60,13 @@ def edits(root: Path, rng: random.Random) -> str:
         bib = root / "references/refs.bib"
         bib.write_text(bib.read_text().replace("A trial of things",
                                                f"A trial of things {rng.randrange(99)}"))
+    elif kind == "doi":  # (shown in api/summaries.json)
+        bib = root / "references/refs.bib"
+        text = "\n".join(line for line in bib.read_text().split("\n") if "doi =" not in line)
+        if rng.random() < 0.7:
+            text = text.replace("  pages = {1--9},", "  pages = {1--9},\n  doi = "
+                                f"{{10.1000/x{rng.randrange(99)}}},")
+        bib.write_text(text)
     elif kind == "template":
         (root / "templates/page.html").write_text(
             "{% extends 'base.html' %}{% block main %}<h1>{{ page.title }}</h1>"
