@@ -27,7 +27,7 @@ from clinsite import __version__
 from clinsite.compose import CitedReference
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
-from clinsite.frontmatter import ParseCache
+from clinsite.frontmatter import ParseCache, YamlDoc
 from clinsite.models import Document, Drug, Page, Review, Summary
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
@@ -210,20 +210,25 @@ def _dump(root: Path, name: str, value: object) -> None:
 
 
 def load_front(root: Path) -> ParseCache:
-    """The front matter earlier builds parsed (empty if none, stale or unreadable)."""
-    try:
-        with (root / CACHE_DIR / _FRONT).open("rb") as handle:
-            version, entries = _unpickle(handle)
-    except Exception:  # (a damaged cache file can raise almost anything: never an error)
-        return ParseCache()
-    return ParseCache(entries if version == (__version__, _FORMAT) and isinstance(entries, dict)
-                      else None)
+    """The front matter earlier builds parsed (read when first needed; empty if none,
+    stale or unreadable)."""
+    def read() -> dict[str, tuple[str, YamlDoc]]:
+        try:
+            with (root / CACHE_DIR / _FRONT).open("rb") as handle:
+                version, entries = _unpickle(handle)
+        except Exception:  # (a damaged cache file can raise almost anything: never an error)
+            return {}
+        usable = version == (__version__, _FORMAT) and isinstance(entries, dict)
+        return entries if usable else {}
+
+    return ParseCache(loader=read)
 
 
 def save_front(root: Path, parser: ParseCache) -> None:
-    """Keep the front matter this build used, if it differs from what was loaded."""
-    if parser.changed:
-        _dump(root, _FRONT, ((__version__, _FORMAT), parser.used))
+    """Keep the front matter this build parsed or kept, if that changed."""
+    entries = parser.to_save()
+    if entries is not None:
+        _dump(root, _FRONT, ((__version__, _FORMAT), entries))
 
 
 # The document cache is kept in buckets (by a hash of the path), so that an edit

@@ -9,6 +9,7 @@ later check can point at the exact value it rejects.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -237,12 +238,23 @@ def _index(node: yaml.Node, path: YamlPath, doc: YamlDoc, first_line: int) -> No
 
 class ParseCache:
     """Parsed front matter by file and a digest of its text, kept between builds (see
-    clinsite.cache): a file whose front matter did not change is not parsed again."""
+    clinsite.cache): a file whose front matter did not change is not parsed again. The
+    entries are loaded (by `loader`) only when a file must be parsed: when every document
+    comes from clinsite.content.DocumentCache, they are not needed at all."""
 
-    def __init__(self, entries: dict[str, tuple[str, YamlDoc]] | None = None) -> None:
-        self.entries = entries or {}  # path -> (digest, parsed)
+    def __init__(self, entries: dict[str, tuple[str, YamlDoc]] | None = None,
+                 loader: Callable[[], dict[str, tuple[str, YamlDoc]]] | None = None) -> None:
+        self._entries = entries if entries is not None or loader is not None else {}
+        self._loader = loader
         self.used: dict[str, tuple[str, YamlDoc]] = {}
+        self.kept: list[str] = []  # files whose documents came from elsewhere
         self.parsed = 0  # how many were parsed (not found) in this build
+
+    @property
+    def entries(self) -> dict[str, tuple[str, YamlDoc]]:
+        if self._entries is None:
+            self._entries = self._loader() if self._loader is not None else {}
+        return self._entries
 
     def parse(self, path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnostic:
         key = hashlib.blake2b(f"{path}\0{first_line}\0{text}".encode(),
@@ -262,9 +274,16 @@ class ParseCache:
     def keep(self, path: str) -> None:
         """Keep the entry of a file this build did not need to parse (its document came
         from clinsite.content.DocumentCache): a later build may need it."""
-        if path in self.entries:
-            self.used[path] = self.entries[path]
+        self.kept.append(path)
 
-    @property
-    def changed(self) -> bool:
-        return self.parsed > 0 or len(self.used) != len(self.entries)
+    def to_save(self) -> dict[str, tuple[str, YamlDoc]] | None:
+        """The entries to keep for the next build; None if they need not be written again
+        (never loaded, or the same)."""
+        if self._entries is None:
+            return None
+        entries = self._entries
+        keep = {path: entries[path] for path in self.kept if path in entries}
+        keep.update(self.used)
+        if self.parsed == 0 and keep.keys() == entries.keys():
+            return None
+        return keep
