@@ -7,6 +7,7 @@ stderr, one a line. Heavy modules are imported inside the commands so
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -321,11 +322,28 @@ def _report(result: BuildResult, fmt: str, what: str) -> None:
 
 
 def _exit(result: BuildResult) -> None:
+    global _finished
+    _finished = True
     if result.usage_error:
         sys.exit(2)
     sys.exit(0 if result.ok else 1)
 
 
+# Set once a build or check has finished and reported: nothing is left to do but exit.
+_finished = False
+
+
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=list(argv) if argv is not None else None, prog_name=prog_name or "clinsite")
+    """Console-script entry point. After a build (or check), the process ends without
+    tearing the interpreter down: freeing a large site's loaded objects one by one costs a
+    tenth of a second at 2,000 pages for nothing (the output and caches are written, the
+    search indexer's threads joined, the streams flushed here)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None,
+                 prog_name=prog_name or "clinsite")
+    except SystemExit as exc:
+        if not _finished or not isinstance(exc.code, int):
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.code)
