@@ -77,7 +77,9 @@ def reference_index(docs: Iterable[Document], records: Mapping[str, HasReference
                     store: ReferenceStore) -> tuple[IndexEntry, ...]:
     """Every cited reference, in Vancouver-text order, with the pages citing it."""
     citing: dict[str, list[CitingPage]] = {}
-    for doc in docs:
+    # Pages in the order each entry lists them (title, then URL), so that no entry's list
+    # needs sorting: 100,000 citing places at 10,000 pages.
+    for doc in sorted(docs, key=lambda d: (d.title.lower(), d.url)):
         for cited in records[doc.path].references:
             citing.setdefault(cited.key, []).append(
                 CitingPage(doc.title, doc.url, len(cited.backlinks)))
@@ -85,7 +87,7 @@ def reference_index(docs: Iterable[Document], records: Mapping[str, HasReference
     root, links = root_prefix("references/"), dict[str, str]()
     for key, pages in citing.items():
         ref = store.get(key)
-        ordered = tuple(sorted(pages, key=lambda p: (p.title.lower(), p.url)))
+        ordered = tuple(pages)
         entries.append(IndexEntry(key, reference_anchor(key), Markup(ref.html), ref.kind,
                                   ref.kind_label, ordered, cited_on_html(ordered, root, links)))
     return tuple(sorted(entries, key=lambda e: (store.get(e.key).text.lower(), e.key)))
