@@ -27,7 +27,7 @@ from clinsite import __version__
 from clinsite.compose import CitedReference
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
-from clinsite.frontmatter import ParseCache, YamlDoc
+from clinsite.frontmatter import Entries, ParseCache
 from clinsite.models import Document, Drug, Page, Review, Summary
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
@@ -35,7 +35,7 @@ from clinsite.writer import SiteWriter
 
 CACHE_DIR = ".clinsite-cache"
 _MANIFEST = "manifest.pickle"
-_FRONT = "front-matter.pickle"
+_FRONT = "front-matter"  # clinsite.frontmatter.ParseCache, in buckets
 _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
@@ -210,25 +210,24 @@ def _dump(root: Path, name: str, value: object) -> None:
 
 
 def load_front(root: Path) -> ParseCache:
-    """The front matter earlier builds parsed (read when first needed; empty if none,
-    stale or unreadable)."""
-    def read() -> dict[str, tuple[str, YamlDoc]]:
+    """The front matter earlier builds parsed, in buckets read when first needed (empty
+    if none, stale or unreadable)."""
+    def read(index: int) -> Entries:
         try:
-            with (root / CACHE_DIR / _FRONT).open("rb") as handle:
+            with (root / CACHE_DIR / _FRONT / f"{index:02d}.pickle").open("rb") as handle:
                 version, entries = _unpickle(handle)
         except Exception:  # (a damaged cache file can raise almost anything: never an error)
             return {}
         usable = version == (__version__, _FORMAT) and isinstance(entries, dict)
         return entries if usable else {}
 
-    return ParseCache(loader=read)
+    return ParseCache(read, _bucket)
 
 
 def save_front(root: Path, parser: ParseCache) -> None:
-    """Keep the front matter this build parsed or kept, if that changed."""
-    entries = parser.to_save()
-    if entries is not None:
-        _dump(root, _FRONT, ((__version__, _FORMAT), entries))
+    """Rewrite the front-matter buckets whose entries changed."""
+    for index, entries in parser.to_save().items():
+        _dump(root, f"{_FRONT}/{index:02d}.pickle", ((__version__, _FORMAT), entries))
 
 
 # The document cache is kept in buckets (by a hash of the path), so that an edit

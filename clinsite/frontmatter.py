@@ -236,30 +236,35 @@ def _index(node: yaml.Node, path: YamlPath, doc: YamlDoc, first_line: int) -> No
         stack.extend(reversed(children))  # document order, so a repeated key's last value wins
 
 
+Entries = dict[str, tuple[str, YamlDoc]]  # path -> (digest of the front matter, parsed)
+
+
 class ParseCache:
     """Parsed front matter by file and a digest of its text, kept between builds (see
     clinsite.cache): a file whose front matter did not change is not parsed again. The
-    entries are loaded (by `loader`) only when a file must be parsed: when every document
-    comes from clinsite.content.DocumentCache, they are not needed at all."""
+    entries are kept in buckets by path (`bucket_of`), each loaded (by `loader`) only when
+    one of its files must be parsed: when every document comes from
+    clinsite.content.DocumentCache, none is read at all."""
 
-    def __init__(self, entries: dict[str, tuple[str, YamlDoc]] | None = None,
-                 loader: Callable[[], dict[str, tuple[str, YamlDoc]]] | None = None) -> None:
-        self._entries = entries if entries is not None or loader is not None else {}
+    def __init__(self, loader: Callable[[int], Entries] | None = None,
+                 bucket_of: Callable[[str], int] | None = None) -> None:
         self._loader = loader
-        self.used: dict[str, tuple[str, YamlDoc]] = {}
+        self._bucket_of = bucket_of or (lambda path: 0)
+        self.buckets: dict[int, Entries] = {}  # the buckets loaded
+        self.used: Entries = {}
         self.kept: list[str] = []  # files whose documents came from elsewhere
         self.parsed = 0  # how many were parsed (not found) in this build
 
-    @property
-    def entries(self) -> dict[str, tuple[str, YamlDoc]]:
-        if self._entries is None:
-            self._entries = self._loader() if self._loader is not None else {}
-        return self._entries
+    def _entries(self, path: str) -> Entries:
+        index = self._bucket_of(path)
+        if index not in self.buckets:
+            self.buckets[index] = self._loader(index) if self._loader is not None else {}
+        return self.buckets[index]
 
     def parse(self, path: str, text: str, first_line: int = 1) -> YamlDoc | Diagnostic:
         key = hashlib.blake2b(f"{path}\0{first_line}\0{text}".encode(),
                               digest_size=16).hexdigest()
-        known = self.entries.get(path)
+        known = self._entries(path).get(path)
         if known is not None and known[0] == key:
             doc = known[1]
         else:
@@ -272,18 +277,20 @@ class ParseCache:
         return doc
 
     def keep(self, path: str) -> None:
-        """Keep the entry of a file this build did not need to parse (its document came
-        from clinsite.content.DocumentCache): a later build may need it."""
+        """A file this build did not need to parse (its document came from
+        clinsite.content.DocumentCache): its entry stays for a later build."""
         self.kept.append(path)
 
-    def to_save(self) -> dict[str, tuple[str, YamlDoc]] | None:
-        """The entries to keep for the next build; None if they need not be written again
-        (never loaded, or the same)."""
-        if self._entries is None:
-            return None
-        entries = self._entries
-        keep = {path: entries[path] for path in self.kept if path in entries}
-        keep.update(self.used)
-        if self.parsed == 0 and keep.keys() == entries.keys():
-            return None
-        return keep
+    def to_save(self) -> dict[int, Entries]:
+        """The buckets to write again: those loaded whose entries changed, each with the
+        entries of the files this build has (parsed or kept)."""
+        present = set(self.kept) | self.used.keys()
+        grouped: dict[int, Entries] = {index: {} for index in self.buckets}
+        for path in present:
+            index = self._bucket_of(path)
+            if index in grouped:
+                entry = self.used.get(path) or self.buckets[index].get(path)
+                if entry is not None:
+                    grouped[index][path] = entry
+        return {index: entries for index, entries in grouped.items()
+                if entries != self.buckets[index]}

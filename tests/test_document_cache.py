@@ -169,3 +169,24 @@ def test_front_matter_stays_parsed_for_files_the_document_cache_served(make_site
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1793491200 + 86400))  # the next day
     assert build(BuildOptions(root=root)).ok
     assert parsed == []
+
+
+def test_an_edit_reads_one_bucket_of_the_front_matter_cache(make_site, trusting, monkeypatch):
+    from clinsite import cache
+
+    parsers = []
+    real = cache.load_front
+
+    def capturing(root):
+        parsers.append(real(root))
+        return parsers[-1]
+
+    monkeypatch.setattr(cache, "load_front", capturing)
+    root = make_site({f"content/summaries/s{i}.md": summary(title=f"S{i}?") for i in range(40)})
+    assert build(BuildOptions(root=root)).ok
+    assert len(parsers[-1].buckets) == 16  # every file parsed: every bucket
+    edited = root / "content/summaries/s7.md"
+    edited.write_text(edited.read_text() + "\nMore.\n")
+    assert build(BuildOptions(root=root)).ok
+    assert list(parsers[-1].buckets) == [cache._bucket("content/summaries/s7.md")]
+    assert parsers[-1].parsed == 0 and parsers[-1].to_save() == {}  # (same front matter)
