@@ -361,7 +361,7 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
                    if slug in ctx.pages_by_slug]
         context[doc.path] = (related, ctx.history.get(doc.path, ()))
         entry = manifest.pages.get(doc.path)
-        if entry is not None and all(link in paths for link in entry.record.links):
+        if entry is not None and paths.issuperset(entry.record.links):
             deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
         else:
             deps[doc.path] = ""

@@ -302,3 +302,31 @@ def test_a_build_that_does_not_remember_drops_the_journal(tmp_path):
     for text in "123":
         w = _build(out, journal, {"index.html": text})
     assert w.mirror is not None and _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3"}
+
+
+def test_journal_paths_must_stay_inside_the_tree():
+    from clinsite.writer import _safe_paths
+
+    for rel in ("a", "a/b", "a/..b", "x/.well/y", "pagefind/shard-1/a.pf", "...", "a/.../b"):
+        assert _safe_paths([rel]), rel
+    for rel in ("", "/a", "a/", "a//b", "..", ".", "../a", "a/..", "a/./b", "a/../b", "a\0b",
+                "./a", "a/."):
+        assert not _safe_paths(["ok", rel, "ok/too"]), rel
+    assert _safe_paths([])
+
+
+def test_a_journal_with_an_unsafe_path_is_not_used(tmp_path):
+    import pickle
+
+    from clinsite.writer import Journal, Tree, read_journal
+
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    for _ in range(2):
+        _build(out, journal, {"index.html": "x"})
+    assert read_journal(journal, out) is not None
+    saved = read_journal(journal, out)
+    assert saved is not None
+    spoiled = Tree(saved.trees[-1].files, saved.trees[-1].folders,
+                   saved.trees[-1].delta | {"../outside.html"})
+    journal.write_bytes(pickle.dumps(Journal(saved.out, (saved.trees[0], spoiled))))
+    assert read_journal(journal, out) is None
