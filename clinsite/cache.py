@@ -39,7 +39,7 @@ _FRONT = "front-matter"  # clinsite.frontmatter.ParseCache, in buckets
 _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
-_FORMAT = 8
+_FORMAT = 9
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -81,6 +81,11 @@ def digest(*parts: object) -> str:
         h.update(part if isinstance(part, bytes) else repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+def source_digest(doc: Document) -> str:
+    """What a page's own file gives it: its text and its date (which may come from git)."""
+    return digest(doc.text.encode(), doc.updated)
 
 
 def tree_digest(*folders: Path) -> str:

@@ -166,6 +166,7 @@ class LoadedFile:
     problems: tuple[Diagnostic, ...]
     draft: bool
     git_date: tuple[dt.date | None] | None  # (the git date it took,) if it took one
+    source: str = ""  # clinsite.cache.source_digest of the document ("" without one)
 
 
 class DocumentCache:
@@ -197,6 +198,10 @@ class DocumentCache:
     def put(self, rel: str, stat: tuple[int, ...], read_at: int, loaded: LoadedFile) -> None:
         self.used[rel] = (stat, read_at, loaded)
         self.changed.add(rel)
+
+    def sources(self) -> dict[str, str]:
+        """The source digest of every document this build has from or through the cache."""
+        return {rel: entry[2].source for rel, entry in self.used.items() if entry[2].source}
 
     def dirty(self) -> set[str]:
         """The paths whose entries this build added, replaced or dropped."""
@@ -272,7 +277,10 @@ def _load_file(section: str, rel: str, file: Path, config: SiteConfig,
     else:
         item = _page(fields, common, updated)
     draft = item is not None and fields.boolean("draft")
-    return LoadedFile(item, tuple(diags), draft, git_date)
+    from clinsite.cache import source_digest  # (clinsite.cache imports this module)
+
+    return LoadedFile(item, tuple(diags), draft, git_date,
+                      source_digest(item) if item is not None else "")
 
 
 def _updated(fields: Fields, rel: str, dates: gitdates.LastCommitDates) -> dt.date | None:

@@ -133,7 +133,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                       config.title, config.publisher, config.language,
                       git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx)
-    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today))
+    plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
+                 documents.sources() if documents is not None else {})
     # The loaded content, references and caches live for the whole build: keep the cyclic
     # collector from walking them again and again (as often as every 700 allocations).
     gc.freeze()
@@ -338,11 +339,12 @@ class _Plan:
 
 
 def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: ViewContext,
-          site: str) -> _Plan:
-    """Digest every page's inputs and decide against the previous manifest."""
+          site: str, known: Mapping[str, str]) -> _Plan:
+    """Digest every page's inputs and decide against the previous manifest. `known`: the
+    source digests the document cache already has, by path."""
     manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
     paths = {doc.path for doc in content.all()}
-    sources = {doc.path: cache.digest(doc.text.encode(), doc.updated)  # (may come from git)
+    sources = {doc.path: known.get(doc.path) or cache.source_digest(doc)
                for doc in content.all()}
     new_text = [doc for doc in content.all() if (entry := manifest.pages.get(doc.path)) is None
                 or entry.source != sources[doc.path]]

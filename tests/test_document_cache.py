@@ -90,6 +90,8 @@ def test_documents_survive_the_round_trip_exactly(make_site, trusting):
     fresh, _ = content.load_content(root, _config(root))
     cached = {rel: entry[2].item for rel, entry in documents.entries.items()}
     assert cached and all(cached[doc.path] == doc for doc in fresh.all())
+    assert all(documents.entries[doc.path][2].source == cache.source_digest(doc)
+               for doc in fresh.all())
 
 
 def _config(root: Path):
