@@ -342,8 +342,13 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> Non
         cli.main(args=list(argv) if argv is not None else None,
                  prog_name=prog_name or "clinsite")
     except SystemExit as exc:
-        if not _finished or not isinstance(exc.code, int):
+        # Only as a program of its own: not when called with arguments from Python, nor
+        # under a profiler or coverage tracer (which save their results at exit).
+        embedded = argv is not None or sys.getprofile() is not None or \
+            sys.gettrace() is not None
+        if not _finished or not isinstance(exc.code, int) or embedded:
             raise
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # (None: the stream was closed when the process began)
+                stream.flush()
         os._exit(exc.code)

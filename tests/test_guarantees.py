@@ -152,3 +152,18 @@ def test_same_output_whatever_the_number_of_jobs(make_site, tmp_path: Path):
         assert build(BuildOptions(root=root, out=out, jobs=jobs, cache=False)).ok
         outs.append(snapshot(out))
     assert outs[0] == outs[1]
+
+
+def test_a_symbolic_link_loop_is_refused_not_a_traceback(make_site):
+    from clinsite.pipeline import BuildOptions, build
+
+    root = make_site()
+    (root / "content/summaries/loop.md").symlink_to("loop.md")
+    (root / "references/loop.bib").symlink_to("loop.bib")
+    result = build(BuildOptions(root=root))
+    assert not result.ok
+    assert [d.format() for d in result.report.sorted() if d.code == "unsafe-symlink"] == [
+        "content/summaries/loop.md:1:1: error: symbolic link goes round in a loop; refused "
+        "[unsafe-symlink]",
+        "references/loop.bib:1:1: error: symbolic link goes round in a loop; refused "
+        "[unsafe-symlink]"]
