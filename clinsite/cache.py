@@ -143,6 +143,13 @@ def _part_of(path: str) -> str:
     return f"pages-{hashlib.blake2b(path.encode(), digest_size=2).digest()[0] % _PAGE_PARTS:02d}"
 
 
+def _grouped(pages: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
+    grouped: dict[str, dict[str, Entry]] = {}
+    for path, entry in pages.items():
+        grouped.setdefault(_part_of(path), {})[path] = entry
+    return grouped
+
+
 def load(root: Path) -> Manifest:
     """The previous build's manifest, or an empty one (never an error: it is a cache)."""
     folder = root / CACHE_DIR
@@ -167,32 +174,24 @@ def load(root: Path) -> Manifest:
 def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> None:
     """Write `manifest`, rewriting only the parts that differ from `previous` (the
     manifest this build loaded)."""
-    before = previous.parts if previous is not None else {}
-    grouped: dict[str, dict[str, Entry]] = {}
-    for path, entry in manifest.pages.items():
-        grouped.setdefault(_part_of(path), {})[path] = entry
-    unchanged: dict[str, bool] = {}
-    if previous is not None:
-        for path, entry in previous.pages.items():  # a part is unchanged if it holds the
-            part = _part_of(path)                   # same entry objects, no more, no less
-            unchanged[part] = unchanged.get(part, True) and \
-                grouped.get(part, {}).get(path) is entry
-        for part, entries in grouped.items():
-            if unchanged.get(part) and len(entries) != sum(
-                    1 for path in entries if path in previous.pages):
-                unchanged[part] = False
+    grouped = _grouped(manifest.pages)
+    before = _grouped(previous.pages) if previous is not None else {}
+    contents: dict[str, object] = {**grouped, "references": manifest.references}
     parts: dict[str, str] = {}
-    contents: dict[str, object] = dict(grouped)
-    contents["references"] = manifest.references
-    if previous is not None:
-        unchanged["references"] = manifest.references == previous.references
-    folder = root / CACHE_DIR / _PARTS
     for part, values in contents.items():
-        if unchanged.get(part) and part in before:
-            parts[part] = before[part]
-            continue
+        if previous is not None and part in previous.parts:
+            if part == "references":
+                same = values == previous.references
+            else:  # the same entry objects (reused ones are), no more, no less
+                old = before.get(part, {})
+                same = old.keys() == grouped[part].keys() and \
+                    all(old[path] is entry for path, entry in grouped[part].items())
+            if same:
+                parts[part] = previous.parts[part]
+                continue
         parts[part] = f"{part}-{os.urandom(8).hex()}.pickle"
         _dump(root, f"{_PARTS}/{parts[part]}", values)
+    folder = root / CACHE_DIR / _PARTS
     head = dataclasses.replace(manifest, pages={}, references={}, parts=parts)
     _dump(root, _MANIFEST, head)
     kept = set(parts.values())

@@ -98,29 +98,23 @@ def check_symlinks(root: Path, folders: tuple[str, ...]) -> list[Diagnostic]:
             for entry in entries:
                 if entry.is_symlink():
                     path = Path(entry.path)
-                    if not leads_inside(path, real_root):
+                    problem = link_problem(path, real_root)
+                    if problem is not None:
                         found.append(error(path.relative_to(root).as_posix(), 1, 1,
-                                           "unsafe-symlink", _unsafe_link(path)))
+                                           "unsafe-symlink", problem))
                 elif entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
     return sorted(found)
 
 
-def leads_inside(link: Path, real_root: Path) -> bool:
-    """Whether symbolic link `link` ends inside `real_root` (False for a loop, which
-    Path.resolve reports by raising)."""
+def link_problem(link: Path, real_root: Path) -> str | None:
+    """Why symbolic link `link` is refused (it ends outside `real_root`, or goes round in
+    a loop, which Path.resolve reports by raising), or None."""
     try:
-        return link.resolve().is_relative_to(real_root)
-    except (RuntimeError, OSError):
-        return False
-
-
-def _unsafe_link(path: Path) -> str:
-    try:
-        path.resolve()
+        inside = link.resolve().is_relative_to(real_root)
     except (RuntimeError, OSError):
         return "symbolic link goes round in a loop; refused"
-    return "symbolic link points outside the site root; refused"
+    return None if inside else "symbolic link points outside the site root; refused"
 
 
 def source_files(root: Path, folder: str) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
@@ -142,7 +136,7 @@ def source_files(root: Path, folder: str) -> tuple[list[tuple[str, str]], list[D
             continue
         if linked:
             real_root = real_root or root.resolve()
-            if not leads_inside(Path(entry.path), real_root):
+            if link_problem(Path(entry.path), real_root) is not None:
                 continue  # reported once by check_symlinks
         if not name.endswith(".md"):
             continue

@@ -69,7 +69,7 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     if renderer.site.search:
         output.write("search/index.html", renderer.render_search(search_shards))
     output.write("404.html", renderer.render_not_found())
-    _machine_files(content, records, config, renderer.ctx, output, renderer.memo)
+    _machine_files(content, records, config, renderer.ctx, output, renderer.memo, listed)
     if output.writer is not None:
         for rel, source in theme_assets(root):
             output.writer.copy(rel, source)
@@ -94,9 +94,10 @@ def front_digest(*groups: Iterable[Document]) -> str:
 
 
 def _machine_files(content: Content, records: Mapping[str, PageRecord], config: SiteConfig,
-                   ctx: ViewContext, output: Output, memo: ListingMemo | None) -> None:
+                   ctx: ViewContext, output: Output, memo: ListingMemo | None,
+                   listed: str) -> None:
     """sitemap.xml, feed.xml, robots.txt and api/summaries.json (each through the listing
-    memo, keyed on the repr of its inputs, when the build keeps one)."""
+    memo, when the build keeps one). `listed`: front_digest of the summaries and drugs."""
     home = config.base_url
 
     def write(rel: str, make: Callable[[], str], *inputs: object) -> None:
@@ -120,11 +121,11 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
 
     # The feed and the sitemap show the documents' titles, URLs and dates (front matter,
     # paths, dates) and the summaries' bottom lines as rendered: keyed on a digest of those.
-    listed = front_digest(content.summaries, content.drugs, content.pages)
+    pages = front_digest(content.pages)
     lines = hashlib.blake2b(digest_size=16)
     for doc in (*content.summaries, *content.drugs):
         lines.update(records[doc.path].summary.encode() + b"\0")
-    shown = (listed, lines.hexdigest())
+    shown = (listed, pages, lines.hexdigest())
     write("sitemap.xml", sitemap, shown, home)
     write("feed.xml", lambda: feeds.atom_feed(summaries(), title=config.title, home=home,
                                               publisher=config.publisher,
@@ -150,4 +151,4 @@ def _machine_files(content: Content, records: Mapping[str, PageRecord], config: 
     for key in sorted(keys):
         cited.update(f"{key}\0{ctx.store.digest(key)}\0".encode())
     write("api/summaries.json", lambda: feeds.summaries_json(rows(), site=config.title, home=home),
-          front_digest(content.summaries), cited.hexdigest(), config.title, home)
+          listed, cited.hexdigest(), config.title, home)

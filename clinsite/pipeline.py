@@ -161,7 +161,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             return _finish(result, options, started)
         recover(options.out_dir)
         writer = SiteWriter(options.out_dir, journal=root / cache.CACHE_DIR / cache.JOURNAL,
-                            remember=caching, known=plan.journal)
+                            remember=caching,
+                            known=(plan.journal, plan.live_tree) if caching else None)
     output = Output(writer)
     indexer = search.Indexer(writer.tmp if writer is not None else Path(),
                              options.jobs or default_jobs())
@@ -237,7 +238,7 @@ class _Plan:
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
     live: tuple[int, int] | None  # cache.tree_id of the output folder now
     journal: writer_mod.Journal | None  # the writer's record of the output trees
-    intact: bool  # the output is exactly as the journal has it (nothing changed by hand)
+    live_tree: writer_mod.Tree | None  # its record of the output, if the output is intact
     search_files: set[str] = field(default_factory=set)  # reused search shards' files
     shard_digests: list[str] = field(default_factory=list)  # of each search shard's pages
 
@@ -249,7 +250,7 @@ class _Plan:
         return (self.options.cache and self.options.write and self.manifest.site == self.site
                 and self.manifest.out == str(self.previous.resolve())
                 and self.manifest.tree is not None and self.manifest.tree == self.live
-                and self.intact)
+                and self.live_tree is not None)  # (not changed by hand)
 
     def reuse(self, docs: list[Document], writer: SiteWriter | None) -> dict[str, PageRecord]:
         """Link the unchanged pages into the new output; their records, by path."""
@@ -371,7 +372,7 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
                                       options.out_dir) if options.cache and options.write else None
     return _Plan(options, store, manifest, site, sources, keys, refs, context, deps,
                  cache.tree_id(options.out_dir), journal,
-                 writer_mod.live_tree(journal, options.out_dir) is not None)
+                 writer_mod.live_tree(journal, options.out_dir))
 
 
 def site_digest(root: Path, options: BuildOptions, content: Content, today: object) -> str:

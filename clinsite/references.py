@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clinsite.content import link_problem
 from clinsite.diagnostics import Diagnostic, did_you_mean, error, warning
 from clinsite.identifiers import PMCID, PMID, is_web_url, latex_to_text, normalize_doi
 
@@ -215,14 +216,6 @@ def _make_reference(record: _Record) -> Reference:
     )
 
 
-def _leads_inside(link: Path, real_root: Path) -> bool:
-    """Whether a symbolic link ends inside the root (a loop: no; check_symlinks reports it)."""
-    try:
-        return link.resolve().is_relative_to(real_root)
-    except (RuntimeError, OSError):
-        return False
-
-
 def load_references(root: Path, cache_dir: Path | None = None,
                     ) -> tuple[ReferenceStore, list[Diagnostic]]:
     """Load every ``references/*.bib`` (sorted by name) into one store, with all problems.
@@ -231,7 +224,7 @@ def load_references(root: Path, cache_dir: Path | None = None,
     changed (parsing is most of the cost of a build that changed no reference)."""
     real_root = root.resolve()
     paths = [path for path in sorted((root / "references").glob("*.bib"))
-             if not path.is_symlink() or _leads_inside(path, real_root)]
+             if not path.is_symlink() or link_problem(path, real_root) is None]
     if cache_dir is None:
         return _parse_all(root, paths)
     key = hashlib.blake2b(digest_size=16)

@@ -256,7 +256,8 @@ class SiteWriter:
     with `remember` False the journal is neither used nor kept for this output."""
 
     def __init__(self, out: Path, *, recycle: bool = True, journal: Path | None = None,
-                 remember: bool = True, known: Journal | None = None) -> None:
+                 remember: bool = True,
+                 known: tuple[Journal | None, Tree | None] | None = None) -> None:
         self.out = out
         out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}"
@@ -270,13 +271,17 @@ class SiteWriter:
         self._fresh: set[str] = set()  # files this writer (re)created: not the live tree's
         self._journal_path = journal
         self._remember_trees = remember and not out.is_symlink()
-        journal_read = known if known is not None else read_journal(journal, out)
+        # `known`: the journal and live tree a caller has just read and checked.
+        journal_read, live = known if known is not None else (None, None)
+        if known is None:
+            journal_read = read_journal(journal, out)
+            live = live_tree(journal_read, out)
         self._journal_ours = journal_read is not None
         if not self._remember_trees:
-            journal_read = None
+            journal_read = live = None
         # The live tree as the journal remembers it (None: unknown, or changed since).
-        self._live: Tree | None = None
-        self._live = live_tree(journal_read, out)
+        self._live: Tree | None = live
+        self._produced: frozenset[str] | None = None  # what the build produced (sweep)
         #: When not None, the new tree holds exactly these files, each the live tree's own.
         self.mirror: frozenset[str] | None = None
         if self.recycled:
@@ -287,7 +292,7 @@ class SiteWriter:
             if usable and self._live is not None and self._catch_up(self._live):
                 self.mirror = self._live.files
                 self._made = _folders_of(self.mirror)
-                self._held = (sorted(self.mirror), sorted(self._made - {""}))
+                self._held = (list(self.mirror), [])  # (sweep prunes what it empties)
             else:
                 self._made = set()
                 self._held = _real_tree(self.tmp)
@@ -420,7 +425,7 @@ class SiteWriter:
         tree just committed, with the paths that differ between them."""
         if self._journal_path is None:
             return
-        produced: frozenset[str] | None = getattr(self, "_produced", None)
+        produced = self._produced
         folders = None
         if produced is not None and self._remember_trees:
             folders = _folder_stats(self.out, _folders_of(produced))

@@ -172,16 +172,11 @@ def test_build_jobs_option(make_site: Callable[..., Path], runner: CliRunner):
 
 # --- the process's end -------------------------------------------------------------------
 
-def _site_with_edit(make_site):
-    root = make_site()
-    return root
-
-
 def test_a_build_with_stdout_closed_still_exits_0(make_site):
     import subprocess
     import sys
 
-    root = _site_with_edit(make_site)
+    root = make_site()
     done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m clinsite build --root "{root}" '
                            "-q >&-; echo \"status $?\" >&2"], capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1] == "status 0", done.stderr
@@ -192,7 +187,7 @@ def test_main_called_from_python_returns_through_system_exit(make_site):
     import subprocess
     import sys
 
-    root = _site_with_edit(make_site)
+    root = make_site()
     script = ("import sys\nfrom clinsite.cli import main\ntry:\n"
               f"    main(['build', '--root', {str(root)!r}, '-q'])\n"
               "except SystemExit as exc:\n    print('exit', exc.code)\nprint('after main')\n")
@@ -205,7 +200,7 @@ def test_a_profiled_build_keeps_its_profile(make_site, tmp_path):
     import subprocess
     import sys
 
-    root = _site_with_edit(make_site)
+    root = make_site()
     profile = tmp_path / "build.prof"
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "clinsite",
                     "build", "--root", str(root), "-q", "--jobs", "1"], check=True)

@@ -361,6 +361,19 @@ CHANGED_TEMPLATE = ("{% extends 'base.html' %}{% block main %}<h1>CHANGED {{ pag
                     "{{ page.body_html }}{% endblock %}\n")
 
 
+def _three_pages(make_site) -> Path:
+    return make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
+                     {"references/refs.bib": MORE_BIB})
+
+
+def _built_then_template_changed(root: Path) -> Path:
+    """Build, then change the plain pages' template; the template file."""
+    assert build(BuildOptions(root=root)).ok
+    template = root / "templates/page.html"
+    template.write_text(CHANGED_TEMPLATE)
+    return template
+
+
 def _equals_clean(root: Path, out: Path) -> None:
     assert build(BuildOptions(root=root)).ok
     assert build(BuildOptions(root=root, out=out, cache=False)).ok
@@ -369,11 +382,8 @@ def _equals_clean(root: Path, out: Path) -> None:
 
 def test_a_no_cache_build_in_between_is_not_taken_for_the_cached_one(make_site,
                                                                      tmp_path: Path):
-    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
-                     {"references/refs.bib": MORE_BIB})
-    assert build(BuildOptions(root=root)).ok
-    template = root / "templates/page.html"
-    template.write_text(CHANGED_TEMPLATE)
+    root = _three_pages(make_site)
+    template = _built_then_template_changed(root)
     assert build(BuildOptions(root=root, cache=False)).ok  # the manifest is not rewritten...
     template.unlink()  # ...and the inputs are back as the manifest has them
     _equals_clean(root, tmp_path / "clean")
@@ -384,11 +394,8 @@ def test_a_build_killed_before_saving_its_manifest_is_not_trusted(make_site, mon
                                                                   tmp_path: Path):
     from clinsite import pipeline, render
 
-    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
-                     {"references/refs.bib": MORE_BIB})
-    assert build(BuildOptions(root=root)).ok
-    template = root / "templates/page.html"
-    template.write_text(CHANGED_TEMPLATE)
+    root = _three_pages(make_site)
+    template = _built_then_template_changed(root)
     with monkeypatch.context() as patched:  # "killed" right after the new tree went live
         patched.setattr(pipeline._Plan, "save", lambda *args: None)
         patched.setattr(render.ListingMemo, "save", lambda self: None)
@@ -399,8 +406,7 @@ def test_a_build_killed_before_saving_its_manifest_is_not_trusted(make_site, mon
 
 
 def test_damaged_cache_files_are_ignored(make_site, tmp_path: Path):
-    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
-                     {"references/refs.bib": MORE_BIB})
+    root = _three_pages(make_site)
     assert build(BuildOptions(root=root)).ok
     cache_dir = root / ".clinsite-cache"
     damaged = [p for p in cache_dir.rglob("*") if p.is_file() and p.name != ".gitignore"]
@@ -414,8 +420,7 @@ def test_damaged_cache_files_are_ignored(make_site, tmp_path: Path):
 
 
 def test_files_removed_from_the_output_by_hand_come_back(make_site, tmp_path: Path):
-    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
-                     {"references/refs.bib": MORE_BIB})
+    root = _three_pages(make_site)
     for _ in range(2):  # (the second build has a journal of the first's tree)
         assert build(BuildOptions(root=root)).ok
     site = root / "site"
