@@ -27,7 +27,7 @@ from clinsite import __version__
 from clinsite.compose import CitedReference
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
-from clinsite.frontmatter import Entries, ParseCache
+from clinsite.frontmatter import Entries, ParseCache, YamlDoc
 from clinsite.models import Document, Drug, Page, Review, Summary
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
@@ -39,7 +39,8 @@ _FRONT = "front-matter"  # clinsite.frontmatter.ParseCache, in buckets
 _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
-_FORMAT = 9
+TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
+_FORMAT = 10
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -301,7 +302,7 @@ def _pickle_documents(*classes: type) -> None:
 
 _DOCUMENT_FIELDS: dict[type, tuple[str, ...]] = {}
 _pickle_documents(Summary, Drug, Page)
-_pickle_by_constructor(LoadedFile, Review)
+_pickle_by_constructor(LoadedFile, Review, YamlDoc)
 
 
 def tree_id(out: Path) -> tuple[int, int] | None:
@@ -353,5 +354,5 @@ def _copy(source: str, target: str) -> None:
 def page_deps(record: PageRecord, ref_digests: Mapping[str, str], related: object,
               history: object) -> str:
     """Digest of what a page shows besides its own source and the site-wide inputs."""
-    refs = [(ref.key, ref_digests.get(ref.key, "?")) for ref in record.references]
-    return digest(refs, related, history, record.links)
+    refs = "\0".join([f"{ref.key}\1{ref_digests.get(ref.key, '?')}" for ref in record.references])
+    return digest(refs.encode(), related, history, record.links)

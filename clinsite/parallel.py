@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -153,6 +153,19 @@ def _pool_size(items: int, jobs: int) -> int:
     return max(1, min(jobs, items // MIN_PAGES_PER_WORKER))
 
 
+def _fork_context(size: int) -> Any:
+    """multiprocessing's "fork" context for a pool of `size`, or None: one process will
+    do, or the platform cannot fork. (multiprocessing is imported only here: an edit
+    build renders its few pages in the build's own process.)"""
+    if size <= 1:
+        return None
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork")
+
+
 def run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: int,
         progress: Callable[[str], None] | None = None) -> list[PageRecord]:
     """Format `keys` once each, then build `docs`; in `jobs` processes where it pays."""
@@ -167,18 +180,19 @@ def _run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: in
     pending = sorted(k for k in set(keys) if k in shared.store and not shared.store.is_formatted(k))
     _SHARED = shared
     try:
-        forking = "fork" in multiprocessing.get_all_start_methods()
-        size = _pool_size(len(pending), jobs) if forking else 1
-        if size > 1:
-            with multiprocessing.get_context("fork").Pool(size) as pool:
+        size = _pool_size(len(pending), jobs)
+        forking = _fork_context(size)
+        if forking is not None:
+            with forking.Pool(size) as pool:
                 for part in pool.map(_format, _chunks(pending, size)):
                     shared.store.preload(part)  # each cited reference formatted once
         for key in pending:
             shared.store.get(key)  # (no-op for those the workers formatted)
-        size = _pool_size(len(paths), jobs) if forking else 1
+        size = _pool_size(len(paths), jobs)
+        forking = _fork_context(size)
         records: list[PageRecord] = []
-        if size > 1:  # forked after formatting: the workers inherit the formatted store
-            with multiprocessing.get_context("fork").Pool(size) as pool:
+        if forking is not None:  # forked after formatting: the workers inherit the store
+            with forking.Pool(size) as pool:
                 # Small shares, taken as they finish: the progress bar moves steadily.
                 for done in pool.imap_unordered(_work, _chunks(paths, size * 8)):
                     records.extend(done)

@@ -132,7 +132,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                       {doc.slug: doc for doc in (*content.summaries, *content.drugs)}, {},
                       config.title, config.publisher, config.language,
                       git.history([doc.path for doc in content.reviewed()]))
-    renderer = Renderer(root, site, ctx)
+    renderer = Renderer(root, site, ctx, root / cache.CACHE_DIR / cache.TEMPLATES
+                        if caching else None)
     plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
                  documents.sources() if documents is not None else {})
     # The loaded content, references and caches live for the whole build: keep the cyclic

@@ -129,17 +129,21 @@ def _person(name: str) -> Person:
 class ReferenceStore:
     """Every loaded entry by key; formats an entry on first `get` and keeps the result."""
 
-    __slots__ = ("_cache", "_records")
+    __slots__ = ("_cache", "_digests", "_records")
 
     def __init__(self, records: Mapping[str, _Record]) -> None:
         self._records: dict[str, _Record] = dict(records)
         self._cache: dict[str, Reference] = {}
+        self._digests: dict[str, str] = {}
 
-    def __getstate__(self) -> dict[str, dict[str, _Record]]:
-        return {"_records": self._records}  # formatted references are not kept
+    def __getstate__(self) -> dict[str, dict[str, Any]]:
+        # Formatted references are not kept; digests are (an edit build needs every
+        # cited entry's, and the pickled store is only remade when a .bib file changes).
+        return {"_records": self._records, "_digests": self._digests}
 
-    def __setstate__(self, state: dict[str, dict[str, _Record]]) -> None:
+    def __setstate__(self, state: dict[str, dict[str, Any]]) -> None:
         self._records = state["_records"]
+        self._digests = state.get("_digests", {})
         self._cache = {}
 
     def __contains__(self, key: object) -> bool:
@@ -166,10 +170,14 @@ class ReferenceStore:
 
     def digest(self, key: str) -> str:
         """A hash of everything the entry's formatting depends on (for the build cache)."""
+        known = self._digests.get(key)
+        if known is not None:
+            return known
         r = self._records[key]
         data = repr((r.entry_type, sorted(r.fields.items()), sorted(r.persons.items()), r.kind,
                      r.path, r.line))
-        return hashlib.blake2b(data.encode(), digest_size=12).hexdigest()
+        made = self._digests[key] = hashlib.blake2b(data.encode(), digest_size=12).hexdigest()
+        return made
 
     def formatted(self) -> dict[str, Reference]:
         """Every reference formatted so far, by key."""
@@ -216,6 +224,9 @@ def _make_reference(record: _Record) -> Reference:
     )
 
 
+_STORE_FORMAT = b"store 2"  # the pickled store's layout (2: with the entries' digests)
+
+
 def load_references(root: Path, cache_dir: Path | None = None,
                     ) -> tuple[ReferenceStore, list[Diagnostic]]:
     """Load every ``references/*.bib`` (sorted by name) into one store, with all problems.
@@ -234,6 +245,7 @@ def load_references(root: Path, cache_dir: Path | None = None,
             key.update(path.read_bytes() + b"\0")
         except OSError:
             return _parse_all(root, paths)
+    key.update(_STORE_FORMAT)
     cached = cache_dir / f"references-{key.hexdigest()}.pickle"
     try:
         with cached.open("rb") as handle:
@@ -247,9 +259,12 @@ def load_references(root: Path, cache_dir: Path | None = None,
         cache_dir.mkdir(parents=True, exist_ok=True)
         for old in cache_dir.glob("references-*.pickle"):
             old.unlink()
+        kept = ReferenceStore(store._records)
+        for name in kept._records:
+            kept.digest(name)
         tmp = cached.with_suffix(f".{os.getpid()}")
         with tmp.open("wb") as handle:
-            pickle.dump((ReferenceStore(store._records), problems), handle,
+            pickle.dump((kept, problems), handle,
                         protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, cached)
     except OSError:
