@@ -308,7 +308,8 @@ def test_search_works_without_hard_links(make_site, monkeypatch):
 
 def test_an_edit_build_whose_references_are_formatted_never_imports_pybtex(make_site):
     """pybtex and the Vancouver style are loaded only when an entry must be parsed or
-    formatted (a tenth of a second of start-up an edit build does without)."""
+    formatted (a tenth of a second of start-up an edit build does without), and
+    multiprocessing only when a pool of workers renders pages."""
     import subprocess
     import sys
 
@@ -319,7 +320,7 @@ def test_an_edit_build_whose_references_are_formatted_never_imports_pybtex(make_
     script = ("import sys; from pathlib import Path; from clinsite.pipeline import BuildOptions, "
               "build; ok = build(BuildOptions(root=Path(sys.argv[1]))).ok; print(ok, sorted("
               "m for m in sys.modules if m.startswith(('pybtex', 'latexcodec', "
-              "'clinsite.vancouver', 'clinsite.bibscan'))))")
+              "'clinsite.vancouver', 'clinsite.bibscan', 'multiprocessing'))))")
     done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True,
                           text=True, check=True)
     assert done.stdout.split("\n")[0] == "True []"
@@ -431,3 +432,46 @@ def test_files_removed_from_the_output_by_hand_come_back(make_site, tmp_path: Pa
         (site / rel).unlink()
     _equals_clean(root, tmp_path / "clean")
     assert all((site / rel).is_file() for rel in removed)
+
+
+def test_compiled_templates_are_kept_and_a_changed_or_damaged_one_is_compiled_again(make_site):
+    """Jinja's bytecode of each template is kept in .clinsite-cache/templates/ (about 40 ms
+    of compiling a build); Jinja checks each file against the template's source, so an
+    edited site template takes effect, and a damaged file is compiled again."""
+    from clinsite import cache
+
+    root = make_site()
+    assert build(BuildOptions(root=root)).ok
+    folder = root / cache.CACHE_DIR / cache.TEMPLATES
+    kept = sorted(path.name for path in folder.iterdir())
+    assert len(kept) >= 4 and all(name.endswith(".cache") for name in kept)
+    assert len({name.split("-")[0] for name in kept}) == 1  # one version tag for all
+    clean = (root / "site/summaries/q/index.html").read_text()
+    from jinja2.bccache import bc_magic
+
+    for path in folder.iterdir():  # Jinja's header, then what no unpickler reads
+        path.write_bytes(bc_magic + b"\xff damaged")
+    summary_file = root / "content/summaries/q.md"
+    summary_file.write_text(summary_file.read_text() + "\nOne more claim [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    assert "One more claim" in (root / "site/summaries/q/index.html").read_text()
+    theme = Path(__file__).parent.parent / "clinsite/theme/templates/summary.html"
+    assert not (root / "templates/summary.html").exists()
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "templates/summary.html").write_text(
+        theme.read_text().replace("{% block main %}", "{% block main %}<!-- site's own -->", 1))
+    assert build(BuildOptions(root=root)).ok
+    assert "<!-- site's own -->" in (root / "site/summaries/q/index.html").read_text()
+    (root / "templates/summary.html").unlink()
+    assert build(BuildOptions(root=root)).ok
+    assert "<!-- site's own -->" not in (root / "site/summaries/q/index.html").read_text()
+    assert "One more claim" in (root / "site/summaries/q/index.html").read_text()
+    assert clean != (root / "site/summaries/q/index.html").read_text()
+
+
+def test_a_build_without_the_cache_keeps_no_compiled_templates(make_site):
+    from clinsite import cache
+
+    root = make_site()
+    assert build(BuildOptions(root=root, cache=False)).ok
+    assert not (root / cache.CACHE_DIR / cache.TEMPLATES).exists()

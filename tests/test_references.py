@@ -573,3 +573,22 @@ def test_two_thousand_entries_load_fast(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert (len(store), problems) == (2000, [])
     assert elapsed < 2.0  # about 0.4 s on a slow CI machine; generous against noise
+
+
+def test_the_cached_store_keeps_every_entry_digest(tmp_path: Path) -> None:
+    """An edit build compares every cited entry's digest with the last build's: the
+    pickled store carries them, so they are hashed once per change of a .bib file."""
+    root = write_refs(tmp_path, {"sample.bib": SAMPLE_BIB})
+    fresh, _ = load_references(root)
+    expected = {key: fresh.digest(key) for key in fresh}
+    load_references(root, tmp_path / "cache")  # parses, and keeps the store
+    kept, problems = load_references(root, tmp_path / "cache")
+    assert problems == []
+    assert kept._digests == expected and len(expected) == len(kept) > 10
+    assert [path.name.startswith("references-") for path in (tmp_path / "cache").iterdir()] \
+        == [True]
+    # A changed entry is a changed file: a new store, with the new digest.
+    (root / "references/sample.bib").write_text(SAMPLE_BIB.replace("{2021}", "{2022}", 1))
+    changed, _ = load_references(root, tmp_path / "cache")
+    assert [key for key in changed if changed.digest(key) != expected[key]] != []
+    assert len(list((tmp_path / "cache").iterdir())) == 1
