@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from clinsite import __version__
-from clinsite.compose import CitedReference
+from clinsite import __version__, parallel
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
 from clinsite.frontmatter import Entries, ParseCache, YamlDoc
@@ -40,7 +39,7 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 10
+_FORMAT = 11
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -59,17 +58,20 @@ def _pickle_by_constructor(*classes: type) -> None:
         copyreg.pickle(cls, reduce)  # type: ignore[arg-type]
 
 
-_pickle_by_constructor(CitedReference, PageRecord, Diagnostic)
+_pickle_by_constructor(PageRecord, Diagnostic)
 
 
 def _unpickle(handle: BinaryIO) -> Any:
     """pickle.load with the garbage collector paused: loading the caches creates hundreds
     of thousands of objects, none of them garbage, and the collections that their
-    allocation would trigger cost as much again as the loading itself."""
+    allocation would trigger cost as much again as the loading itself. During a build
+    they are then frozen out of the collector's reach (parallel.freeze_loaded)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return pickle.load(handle)
+        loaded = pickle.load(handle)
+        parallel.freeze_loaded()
+        return loaded
     finally:
         if enabled:
             gc.enable()

@@ -140,6 +140,15 @@ def frozen_gc(threshold: tuple[int, int, int] | None = None) -> Iterator[None]:
             gc.unfreeze()
 
 
+def freeze_loaded() -> None:
+    """Within a `frozen_gc` scope, put what exists now (e.g. a cache just unpickled) out
+    of the collector's reach at once. Left to it, the first collections after a large
+    load walk every loaded object as it ages through the generations: 0.8 s of an edit
+    build at N = 10,000. Outside a scope (a cache read by a test, say) it does nothing."""
+    if _frozen_scopes:
+        gc.freeze()
+
+
 def _page_loop_gc() -> contextlib.AbstractContextManager[None]:
     return frozen_gc(_PAGE_LOOP_GC)
 

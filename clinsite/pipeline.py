@@ -55,6 +55,10 @@ class BuildOptions:
     cache: bool = True  # reuse unchanged pages of the previous output (`--no-cache`: don't)
     search: bool = True  # build the search index (`--no-search`: a faster edit loop)
     stamp: Stamp | None = None  # of the inputs, taken before reading them (default: at start)
+    # Keep what the build loaded referenced from the result (BuildResult.kept), for a caller
+    # that ends the process next without freeing it (the CLI): freeing a large site's
+    # objects one by one takes 0.2 s at N = 10,000.
+    keep_loaded: bool = False
 
     @property
     def out_dir(self) -> Path:
@@ -68,6 +72,7 @@ class BuildResult:
     seconds: float = 0.0
     written: bool = False
     usage_error: str | None = None  # e.g. an unsafe --out: exit status 2
+    kept: object = None  # with BuildOptions.keep_loaded: what the build loaded
 
     @property
     def ok(self) -> bool:
@@ -152,6 +157,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             store, {ref.key for record in records.values() for ref in record.references}))
         result.written = not (report.errors or (options.strict and report.warnings))
         result.pages = plan.manifest.html_pages
+        if options.keep_loaded:
+            result.kept = (documents, content, store, plan, records)
         return _finish(result, options, started)
     writer = None
     if options.write:
@@ -220,6 +227,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             writer.abort()  # the previous output stays exactly as it was
     result.pages = sum(1 for r in records.values() for o in r.outputs if o.endswith(".html"))
     result.pages += output.pages
+    if options.keep_loaded:
+        result.kept = (documents, content, store, plan, records, renderer, shared)
     return _finish(result, options, started)
 
 

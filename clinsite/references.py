@@ -250,6 +250,9 @@ def load_references(root: Path, cache_dir: Path | None = None,
     try:
         with cached.open("rb") as handle:
             store, problems = pickle.load(handle)
+        from clinsite.parallel import freeze_loaded  # (parallel imports this module)
+
+        freeze_loaded()
         if isinstance(store, ReferenceStore):
             return store, problems
     except Exception:  # (a damaged cache file can raise almost anything: never an error)

@@ -203,9 +203,12 @@ def read_journal(path: Path | None, out: Path) -> Journal | None:
     """The journal at `path` if it is one of `out`'s (else None: never an error)."""
     if path is None:
         return None
+    from clinsite.parallel import freeze_loaded  # (parallel imports this module)
+
     try:
         with path.open("rb") as handle:
             journal = pickle.load(handle)
+        freeze_loaded()
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not isinstance(journal, Journal) or journal.format != 1 or \
