@@ -195,6 +195,38 @@ def test_main_called_from_python_returns_through_system_exit(make_site):
     assert done.stdout.splitlines() == ["exit 0", "after main"], done.stderr
 
 
+def test_only_a_build_that_ends_with_the_fast_exit_keeps_what_it_loaded(make_site):
+    """As a program of its own, the CLI asks the build to keep what it loaded referenced
+    (BuildOptions.keep_loaded), so that nothing is freed before the fast exit; called from
+    Python it does not, and the result holds nothing more than before."""
+    import subprocess
+    import sys
+
+    root = make_site()
+    script = ("import sys\nfrom clinsite import pipeline\nfrom clinsite.cli import main\n"
+              "real = pipeline.build\n"
+              "def build(options, progress=None):\n"
+              "    result = real(options, progress)\n"
+              "    print('keep', options.keep_loaded, type(result.kept).__name__, flush=True)\n"
+              "    return result\n"
+              "pipeline.build = build\n"
+              "mode, rest = sys.argv[1], sys.argv[2:]\n"
+              "sys.argv = ['clinsite', *rest]\n"
+              "main(rest if mode == 'embedded' else None)\n")
+
+    def run(mode: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", script, mode, "build", "--root",
+                               str(root), "-q"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    assert run("embedded") == ["keep False NoneType"]
+    summary_file = root / "content/summaries/q.md"
+    summary_file.write_text(summary_file.read_text() + "\nMore [@smith2018].\n")
+    assert run("program") == ["keep True tuple"]
+    assert "More" in (root / "site/summaries/q/index.html").read_text()
+
+
 def test_a_profiled_build_keeps_its_profile(make_site, tmp_path):
     import pstats
     import subprocess
