@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from clinsite import __version__, parallel
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
-from clinsite.frontmatter import Entries, ParseCache, YamlDoc
+from clinsite.frontmatter import Entries, ParseCache
 from clinsite.models import Document, Drug, Page, Review, Summary
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
@@ -39,7 +39,7 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 11
+_FORMAT = 12
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -304,7 +304,7 @@ def _pickle_documents(*classes: type) -> None:
 
 _DOCUMENT_FIELDS: dict[type, tuple[str, ...]] = {}
 _pickle_documents(Summary, Drug, Page)
-_pickle_by_constructor(LoadedFile, Review, YamlDoc)
+_pickle_by_constructor(LoadedFile, Review)
 
 
 def tree_id(out: Path) -> tuple[int, int] | None:

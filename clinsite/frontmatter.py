@@ -9,8 +9,9 @@ later check can point at the exact value it rejects.
 from __future__ import annotations
 
 import hashlib
+import marshal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import yaml
@@ -35,17 +36,71 @@ class _Loader(_Base):  # type: ignore[misc]
 YamlPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
 class YamlDoc:
-    """A YAML value plus the 1-based file position of every key and value in it."""
+    """A YAML value plus the 1-based file position of every key and value in it.
 
-    path: str
-    data: Any
-    values: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
-    spans: dict[YamlPath, tuple[int, int]] = field(default_factory=dict)
-    problems: list[Diagnostic] = field(default_factory=list)
-    origin: tuple[int, int] = (1, 1)
+    The positions are only read to place a diagnostic, and a site's documents hold tens
+    of thousands of them: pickled (in the document and front-matter caches), they are one
+    `marshal` string, unpacked on first use. Unpickling them as dictionaries was half of
+    loading the document cache."""
+
+    __slots__ = ("_packed", "_positions", "data", "origin", "path", "problems")
+
+    def __init__(self, path: str, data: Any, values: dict[YamlPath, tuple[int, int]] | None = None,
+                 keys: dict[YamlPath, tuple[int, int]] | None = None,
+                 spans: dict[YamlPath, tuple[int, int]] | None = None,
+                 problems: list[Diagnostic] | None = None,
+                 origin: tuple[int, int] = (1, 1)) -> None:
+        self.path = path
+        self.data = data
+        self._positions: _Positions | None = (
+            values if values is not None else {}, keys if keys is not None else {},
+            spans if spans is not None else {})
+        self._packed: bytes | None = None
+        self.problems: list[Diagnostic] = problems if problems is not None else []
+        self.origin = origin
+
+    @property
+    def values(self) -> dict[YamlPath, tuple[int, int]]:
+        """Where each value starts, by its path."""
+        return self._unpacked()[0]
+
+    @property
+    def keys(self) -> dict[YamlPath, tuple[int, int]]:
+        """Where the mapping key naming each path starts."""
+        return self._unpacked()[1]
+
+    @property
+    def spans(self) -> dict[YamlPath, tuple[int, int]]:
+        """Each scalar value's (start, end) offsets in the front matter's text."""
+        return self._unpacked()[2]
+
+    def _unpacked(self) -> _Positions:
+        if self._positions is None:
+            try:
+                positions = marshal.loads(self._packed or b"")
+                if not (isinstance(positions, tuple) and len(positions) == 3 and
+                        all(isinstance(part, dict) for part in positions)):
+                    raise ValueError("not three position tables")
+            except Exception:  # (a damaged cache: values placed at the front matter's start)
+                positions = ({}, {}, {})
+            self._positions, self._packed = positions, None
+        return self._positions
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        packed = self._packed if self._positions is None else marshal.dumps(self._positions)
+        return _packed_yaml_doc, (self.path, self.data, packed, self.problems, self.origin)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, YamlDoc):
+            return NotImplemented
+        return (self.path, self.data, self._unpacked(), self.problems, self.origin) == \
+            (other.path, other.data, other._unpacked(), other.problems, other.origin)
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable contents, as before)
+
+    def __repr__(self) -> str:
+        return f"YamlDoc(path={self.path!r}, data={self.data!r}, origin={self.origin!r})"
 
     def pos(self, path: YamlPath) -> tuple[int, int]:
         """Position of the value at `path`, or of its nearest located parent."""
@@ -62,6 +117,19 @@ class YamlDoc:
     def error(self, path: YamlPath, code: str, message: str) -> Diagnostic:
         line, col = self.pos(path)
         return error(self.path, line, col, code, message)
+
+
+_Positions = tuple[dict[YamlPath, tuple[int, int]], dict[YamlPath, tuple[int, int]],
+                   dict[YamlPath, tuple[int, int]]]
+
+
+def _packed_yaml_doc(path: str, data: Any, packed: bytes, problems: list[Diagnostic],
+                     origin: tuple[int, int]) -> YamlDoc:
+    """A YamlDoc as unpickled: its positions still packed (see YamlDoc)."""
+    doc = YamlDoc.__new__(YamlDoc)
+    doc.path, doc.data, doc.problems, doc.origin = path, data, problems, origin
+    doc._positions, doc._packed = None, packed
+    return doc
 
 
 @dataclass(frozen=True, slots=True)

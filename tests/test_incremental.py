@@ -559,3 +559,35 @@ def test_a_shard_that_cannot_be_staged_is_a_diagnostic(tmp_path):
     assert [(p.path, p.code) for p in problems] == [("site.yaml", "search-index")]
     assert "search indexing failed" in problems[0].message
     assert not (tmp_path / ".clinsite-search-0").exists()
+
+
+def test_a_cached_document_places_its_diagnostics_as_a_parsed_one(make_site):
+    """Documents come from the document cache with their YAML positions packed (one
+    marshal string, unpacked when a diagnostic needs them): the cross-file checks still
+    point at the exact value, build after build."""
+    other = summary(title="Another question?", related="[q, nowhere]",
+                    review="{status: under-review, reviewers: [a-example, z-unknown]}")
+    root = make_site({"content/summaries/other.md": other})
+    first = build(BuildOptions(root=root)).report.sorted()
+    wanted = [d.format() for d in first if d.path == "content/summaries/other.md"]
+    assert [line.split(";")[0].split(" (")[0] for line in wanted] == [
+        "content/summaries/other.md:5:55: error: unknown reviewer id 'z-unknown'",
+        "content/summaries/other.md:6:14: error: related page 'nowhere' does not exist"]
+    summary_file = root / "content/summaries/q.md"  # (another file changes: no no-op)
+    summary_file.write_text(summary_file.read_text() + "\nMore [@smith2018].\n")
+    again = build(BuildOptions(root=root)).report.sorted()
+    assert [d.format() for d in again if d.path == "content/summaries/other.md"] == wanted
+
+
+def test_damaged_packed_positions_fall_back_to_the_front_matter_start():
+    import pickle
+
+    from clinsite.frontmatter import YamlDoc, parse_yaml
+
+    doc = parse_yaml("x.md", "title: A\ntags: [b, c]\n", 2)
+    assert isinstance(doc, YamlDoc) and doc.pos(("tags", 1)) == (3, 11)
+    loaded = pickle.loads(pickle.dumps(doc))
+    assert loaded == doc and loaded.pos(("tags", 1)) == (3, 11) and loaded.data == doc.data
+    damaged = pickle.loads(pickle.dumps(doc))
+    damaged._packed = b"\xff not marshal"
+    assert damaged.pos(("tags", 1)) == (2, 1) and damaged.keys == {}
