@@ -76,7 +76,8 @@ class YamlDoc:
         return self._unpacked()[2]
 
     def _unpacked(self) -> _Positions:
-        if self._positions is None:
+        positions = self._positions
+        if positions is None:  # (`_packed` is never cleared: safe if two threads get here)
             try:
                 positions = marshal.loads(self._packed or b"")
                 if not (isinstance(positions, tuple) and len(positions) == 3 and
@@ -84,11 +85,12 @@ class YamlDoc:
                     raise ValueError("not three position tables")
             except Exception:  # (a damaged cache: values placed at the front matter's start)
                 positions = ({}, {}, {})
-            self._positions, self._packed = positions, None
-        return self._positions
+            self._positions = positions
+        return positions
 
     def __reduce__(self) -> tuple[Any, ...]:
-        packed = self._packed if self._positions is None else marshal.dumps(self._positions)
+        positions = self._positions
+        packed = self._packed if positions is None else marshal.dumps(positions)
         return _packed_yaml_doc, (self.path, self.data, packed, self.problems, self.origin)
 
     def __eq__(self, other: object) -> bool:

@@ -72,7 +72,8 @@ class BuildResult:
     seconds: float = 0.0
     written: bool = False
     usage_error: str | None = None  # e.g. an unsafe --out: exit status 2
-    kept: object = None  # with BuildOptions.keep_loaded: what the build loaded
+    kept: object = field(default=None, repr=False, compare=False)  # with
+    # BuildOptions.keep_loaded: what the build loaded
 
     @property
     def ok(self) -> bool:

@@ -14,8 +14,9 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from importlib.util import MAGIC_NUMBER
 from pathlib import Path
-from types import TracebackType
+from types import CodeType, TracebackType
 
 import jinja2
 
@@ -78,16 +79,19 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
     the compiled code depends on too. A damaged or unwritable cache is only slower."""
 
     def __init__(self, folder: Path) -> None:
-        tag = hashlib.blake2b(repr((__version__, jinja2.__version__,
+        tag = hashlib.blake2b(repr((__version__, jinja2.__version__, MAGIC_NUMBER,
                                     sorted(_ENVIRONMENT_OPTIONS.items()))).encode(),
-                              digest_size=6).hexdigest()
-        super().__init__(str(folder), f"{tag}-%s.cache")
+                              digest_size=6)
+        tag.update(Path(__file__).read_bytes())  # (the filters: Jinja may fold constants)
+        super().__init__(str(folder), f"{tag.hexdigest()}-%s.cache")
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
             super().load_bytecode(bucket)
         except Exception:  # (a damaged file can raise almost anything: compile instead)
             bucket.reset()
+        if bucket.code is not None and not isinstance(bucket.code, CodeType):
+            bucket.reset()  # (a damaged payload that still unmarshals: compile, rewrite)
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         with contextlib.suppress(OSError):

@@ -171,14 +171,15 @@ class Indexer:
         self._pending.append(self._pool.submit(_index_staged, self.site_dir, index, staging))
 
     def wait(self) -> list[Diagnostic]:
-        """The problems of every shard submitted so far, once all are done."""
-        problems = self._failed + [d for future in self._pending
-                                   if (d := future.result()) is not None]
+        """The problems of every shard submitted so far, once all are done (all of them,
+        even when one raised: none may still be writing when the build goes on)."""
+        pending, failed = self._pending, self._failed
         self._pending, self._failed = [], []
+        concurrent.futures.wait(pending)
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        return problems
+        return failed + [d for future in pending if (d := future.result()) is not None]
 
 
 def stage(site_dir: Path, staging: Path, pages: Sequence[str]) -> None:

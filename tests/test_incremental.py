@@ -591,3 +591,67 @@ def test_damaged_packed_positions_fall_back_to_the_front_matter_start():
     damaged = pickle.loads(pickle.dumps(doc))
     damaged._packed = b"\xff not marshal"
     assert damaged.pos(("tags", 1)) == (2, 1) and damaged.keys == {}
+
+
+def test_a_damaged_compiled_template_that_still_unmarshals_is_compiled_again(make_site):
+    """A kept file whose header and checksum are right but whose payload is not code
+    (a damaged disk block) is compiled again and rewritten, never a template error."""
+    import marshal
+    import pickle
+
+    from jinja2.bccache import bc_magic
+
+    from clinsite import cache
+
+    root = make_site()
+    assert build(BuildOptions(root=root)).ok
+    page = (root / "site/summaries/q/index.html").read_text()
+    folder = root / cache.CACHE_DIR / cache.TEMPLATES
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        checksum = pickle.loads(data[len(bc_magic):])  # (pickle stops at its own end)
+        path.write_bytes(bc_magic + pickle.dumps(checksum, 2) + marshal.dumps(42))
+    summary_file = root / "content/summaries/q.md"
+    summary_file.write_text(summary_file.read_text() + "\nOne more claim [@smith2018].\n")
+    result = build(BuildOptions(root=root))
+    assert result.ok, result.report.sorted()
+    again = (root / "site/summaries/q/index.html").read_text()
+    assert "One more claim" in again and again.count("<li") == page.count("<li")
+    from jinja2.bccache import BytecodeCache
+
+    from clinsite.render import THEME
+
+    key = BytecodeCache().get_cache_key("summary.html", str(THEME / "templates/summary.html"))
+    rewritten = [path for path in folder.iterdir() if key in path.name]
+    assert len(rewritten) == 1 and not rewritten[0].read_bytes().endswith(marshal.dumps(42))
+
+
+def test_waiting_on_the_indexer_lets_every_shard_finish_even_when_one_fails(tmp_path,
+                                                                             monkeypatch):
+    import threading
+    import time
+
+    from clinsite import search
+
+    site = tmp_path / "out"
+    for i in range(2):
+        (site / f"p{i}.html").parent.mkdir(parents=True, exist_ok=True)
+        (site / f"p{i}.html").write_text("<main data-pagefind-body>x</main>")
+    finished = threading.Event()
+
+    def index_site(staging, bundle, *, primary=True):
+        if bundle.name == "shard-1":
+            raise EOFError("a damaged gzip file")
+        time.sleep(0.3)
+        finished.set()
+        return None
+
+    monkeypatch.setattr(search, "index_site", index_site)
+    indexer = search.Indexer(site, 2)
+    indexer.submit(1, ["p0.html"])
+    indexer.submit(2, ["p1.html"])
+    with pytest.raises(EOFError):
+        indexer.wait()
+    assert finished.is_set()  # (the other shard was over before the error came out)
+    assert indexer.wait() == []
+    assert not list(site.glob(".clinsite-search-*"))
