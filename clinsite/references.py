@@ -232,7 +232,8 @@ def load_references(root: Path, cache_dir: Path | None = None,
     """Load every ``references/*.bib`` (sorted by name) into one store, with all problems.
 
     With `cache_dir`, the parsed store is kept there and reused while no .bib file
-    changed (parsing is most of the cost of a build that changed no reference)."""
+    changed (parsing is most of the cost of a build that changed no reference); and each
+    file's entries are kept too, so a changed file is parsed again alone."""
     real_root = root.resolve()
     paths = [path for path in sorted((root / "references").glob("*.bib"))
              if not path.is_symlink() or link_problem(path, real_root) is None]
@@ -257,7 +258,7 @@ def load_references(root: Path, cache_dir: Path | None = None,
             return store, problems
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         pass
-    store, problems = _parse_all(root, paths)
+    store, problems = _parse_all(root, paths, cache_dir / _FILES)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         for old in cache_dir.glob("references-*.pickle"):
@@ -265,33 +266,102 @@ def load_references(root: Path, cache_dir: Path | None = None,
         kept = ReferenceStore(store._records)
         for name in kept._records:
             kept.digest(name)
-        tmp = cached.with_suffix(f".{os.getpid()}")
-        with tmp.open("wb") as handle:
-            pickle.dump((kept, problems), handle,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cached)
+        _dump(cached, (kept, problems))
     except OSError:
         pass  # a cache that cannot be written is only slower
     return store, problems
 
 
-def _parse_all(root: Path, paths: list[Path]) -> tuple[ReferenceStore, list[Diagnostic]]:
+_FILES = "references-files"  # each .bib file's parse, by its path, bytes and @strings before
+
+
+def _parse_all(root: Path, paths: list[Path], kept: Path | None = None,
+               ) -> tuple[ReferenceStore, list[Diagnostic]]:
+    """Parse `paths` in order into one store. With `kept` (a folder), a file whose
+    path, bytes and the @string table before it are as when it was last parsed is
+    taken from there (its entries, problems and the table after it)."""
     records: dict[str, _Record] = {}
     first_by_folded_key: dict[str, _Record] = {}
     problems: list[Diagnostic] = []
-    from clinsite.bibscan import string_macros
-
-    macros = string_macros()  # @string carries across files, as in BibTeX
+    # @string carries across files, as in BibTeX: a file's parse depends on the table the
+    # files before it left, known here as their items and a digest of those.
+    table: list[tuple[str, str]] | None = None  # None: BibTeX's month names alone
+    state = b"month names"
+    used: set[str] = set()
     for path in paths:  # (symlinks out of the root: refused, and reported, elsewhere)
         rel = path.relative_to(root).as_posix()
-        for record in _load_file(path, rel, macros, problems):
+        parsed, data, name = None, None, ""
+        if kept is not None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = None
+            if data is not None:  # (unreadable: _parse_file reports it)
+                name = hashlib.blake2b(b"\0".join((rel.encode(), state, _STORE_FORMAT, data)),
+                                       digest_size=16).hexdigest()
+                used.add(name)
+                parsed = _read_parsed(kept / name)
+        if parsed is None:
+            parsed = _parse_file(path, rel, table)
+            if kept is not None and data is not None:
+                _dump(kept / name, parsed)
+        file_records, file_problems, table, state = parsed
+        problems.extend(file_problems)
+        for record in file_records:
             folded = record.key.casefold()
             first = first_by_folded_key.get(folded)
             if first is None:
                 first_by_folded_key[folded] = records[record.key] = record
             else:
                 problems.append(_duplicate(record, first))
+    if kept is not None and kept.is_dir():
+        for stale in kept.iterdir():
+            if stale.name not in used:
+                stale.unlink(missing_ok=True)
     return ReferenceStore(records), problems
+
+
+_Parsed = tuple[list["_Record"], list[Diagnostic], list[tuple[str, str]] | None, bytes]
+
+
+def _parse_file(path: Path, rel: str, table: list[tuple[str, str]] | None) -> _Parsed:
+    """One file's entries and problems, given the @string table before it; and the table
+    after it (its items and their digest)."""
+    from clinsite.bibscan import string_macros
+
+    macros = string_macros()
+    if table is not None:
+        macros.update(table)
+    problems: list[Diagnostic] = []
+    records = _load_file(path, rel, macros, problems)
+    after = [(str(name), str(value)) for name, value in macros.items()]
+    return records, problems, after, hashlib.blake2b(repr(after).encode(),
+                                                     digest_size=16).digest()
+
+
+def _read_parsed(path: Path) -> _Parsed | None:
+    try:
+        with path.open("rb") as handle:
+            parsed = pickle.load(handle)
+    except Exception:  # (a damaged cache file can raise almost anything: never an error)
+        return None
+    if not (isinstance(parsed, tuple) and len(parsed) == 4 and isinstance(parsed[0], list)
+            and all(isinstance(record, _Record) for record in parsed[0])):
+        return None
+    return parsed
+
+
+def _dump(path: Path, value: object) -> None:
+    """Write `value` to `path` whole or not at all (a cache that cannot be written is
+    only slower)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with tmp.open("wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _duplicate(record: _Record, first: _Record) -> Diagnostic:

@@ -585,10 +585,69 @@ def test_the_cached_store_keeps_every_entry_digest(tmp_path: Path) -> None:
     kept, problems = load_references(root, tmp_path / "cache")
     assert problems == []
     assert kept._digests == expected and len(expected) == len(kept) > 10
-    assert [path.name.startswith("references-") for path in (tmp_path / "cache").iterdir()] \
-        == [True]
+    assert len(list((tmp_path / "cache").glob("references-*.pickle"))) == 1
     # A changed entry is a changed file: a new store, with the new digest.
     (root / "references/sample.bib").write_text(SAMPLE_BIB.replace("{2021}", "{2022}", 1))
     changed, _ = load_references(root, tmp_path / "cache")
     assert [key for key in changed if changed.digest(key) != expected[key]] != []
-    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert len(list((tmp_path / "cache").glob("references-*.pickle"))) == 1
+
+
+A_BIB = """@string{jrn = {Journal of Tests}}
+@article{alpha2020, author = {Alpha, Ann}, title = {First}, journal = jrn, year = {2020}}
+"""
+B_BIB = """@article{beta2021, author = {Beta, Bob}, title = {Second}, journal = jrn, year = {2021}}
+@article{Alpha2020, author = {Gamma, Gil}, title = {Again}, journal = {J}, year = {2019}}
+"""
+C_BIB = """@article{gamma2022, author = {Gamma, Gil}, title = {Third}, journal = {J}, year = {2022}}
+"""
+
+
+def test_a_changed_bib_file_is_parsed_again_alone(tmp_path: Path, monkeypatch) -> None:
+    """Each file's entries are kept by its path, its bytes and the @string table the files
+    before it left: editing one file parses that file again (and the files after it only
+    if it changed an @string); the store and problems are those of a fresh parse."""
+    import clinsite.references as references
+
+    root = write_refs(tmp_path, {"a.bib": A_BIB, "b.bib": B_BIB, "c.bib": C_BIB})
+    parsed: list[str] = []
+    real = references._parse_file
+
+    def counting(path, rel, table):
+        parsed.append(rel)
+        return real(path, rel, table)
+
+    monkeypatch.setattr(references, "_parse_file", counting)
+    cache_dir = tmp_path / "cache"
+
+    def loaded() -> tuple[list[tuple[str, str]], list[str]]:
+        store, problems = load_references(root, cache_dir)
+        fresh, fresh_problems = references._parse_all(root, sorted(
+            (root / "references").glob("*.bib")))
+        got = ([(key, store.get(key).text) for key in store],
+               [d.format() for d in sorted(problems)])
+        assert got == ([(key, fresh.get(key).text) for key in fresh],
+                       [d.format() for d in sorted(fresh_problems)])
+        return got
+
+    entries, problems = loaded()
+    assert parsed[:3] == ["references/a.bib", "references/b.bib", "references/c.bib"]
+    assert ("beta2021", "Beta B. Second. Journal of Tests. 2021.") in entries
+    assert problems == ["references/b.bib:2:10: error: duplicate reference key 'Alpha2020' "
+                        "(first defined at references/a.bib:2 as 'alpha2020'; keys differing "
+                        "only in case are the same in BibTeX) [duplicate-reference]"]
+    parsed.clear()
+    (root / "references/c.bib").write_text(C_BIB.replace("Third", "Third, revised"))
+    entries, _ = loaded()
+    assert parsed[0] == "references/c.bib" and parsed.count("references/c.bib") == 2
+    assert "references/a.bib" not in parsed[:1] and len(parsed) == 4  # (1 + a fresh 3)
+    parsed.clear()
+    (root / "references/a.bib").write_text(A_BIB.replace("{First}", "{First, revised}"))
+    loaded()
+    assert parsed[:1] == ["references/a.bib"] and len(parsed) == 4  # (its @strings held)
+    parsed.clear()
+    (root / "references/a.bib").write_text(A_BIB.replace("Journal of Tests", "J Tests"))
+    entries, _ = loaded()
+    assert parsed[:3] == ["references/a.bib", "references/b.bib", "references/c.bib"]
+    assert len(parsed) == 6 and ("beta2021", "Beta B. Second. J Tests. 2021.") in entries
+    assert len(list((cache_dir / references._FILES).iterdir())) == 3  # (stale ones go)
