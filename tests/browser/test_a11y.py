@@ -185,6 +185,7 @@ def test_skip_link_and_audience_choice_by_keyboard_alone(browser, origin: str):
         assert page.evaluate("document.activeElement.className") == "skip-link"
         assert page.locator(".skip-link").is_visible()
         page.keyboard.press("Enter")
+        page.wait_for_url("**#main", timeout=5000)  # (the jump lands a moment later)
         assert page.url.endswith("#main")
         # The next Tab continues inside <main>: the header is skipped.
         page.keyboard.press("Tab")
