@@ -14,16 +14,13 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import dataclasses
-import gc
 import hashlib
 import os
-import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
 
-from clinsite import __version__, parallel
+from clinsite import __version__, persist
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
 from clinsite.frontmatter import Entries, ParseCache
@@ -59,22 +56,6 @@ def _pickle_by_constructor(*classes: type) -> None:
 
 
 _pickle_by_constructor(PageRecord, Diagnostic)
-
-
-def _unpickle(handle: BinaryIO) -> Any:
-    """pickle.load with the garbage collector paused: loading the caches creates hundreds
-    of thousands of objects, none of them garbage, and the collections that their
-    allocation would trigger cost as much again as the loading itself. During a build
-    they are then frozen out of the collector's reach (parallel.freeze_loaded)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        loaded = pickle.load(handle)
-        parallel.freeze_loaded()
-        return loaded
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def digest(*parts: object) -> str:
@@ -157,14 +138,12 @@ def load(root: Path) -> Manifest:
     """The previous build's manifest, or an empty one (never an error: it is a cache)."""
     folder = root / CACHE_DIR
     try:
-        with (folder / _MANIFEST).open("rb") as handle:
-            manifest = _unpickle(handle)
+        manifest = persist.load(folder / _MANIFEST)
         if not isinstance(manifest, Manifest) or manifest.format != _FORMAT or \
                 manifest.version != __version__:
             return Manifest()
         for part, name in manifest.parts.items():
-            with (folder / _PARTS / name).open("rb") as handle:
-                values = _unpickle(handle)
+            values = persist.load(folder / _PARTS / name)
             if part == "references":
                 manifest.references = values
             else:
@@ -209,11 +188,7 @@ def _dump(root: Path, name: str, value: object) -> None:
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("*\n")
-    tmp = folder / f"{name}.{os.getpid()}"
-    tmp.parent.mkdir(exist_ok=True)
-    with tmp.open("wb") as handle:
-        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / name)
+    persist.dump(folder / name, value)
 
 
 def load_front(root: Path) -> ParseCache:
@@ -221,8 +196,7 @@ def load_front(root: Path) -> ParseCache:
     if none, stale or unreadable)."""
     def read(index: int) -> Entries:
         try:
-            with (root / CACHE_DIR / _FRONT / f"{index:02d}.pickle").open("rb") as handle:
-                version, entries = _unpickle(handle)
+            version, entries = persist.load(root / CACHE_DIR / _FRONT / f"{index:02d}.pickle")
         except Exception:  # (a damaged cache file can raise almost anything: never an error)
             return {}
         usable = version == (__version__, _FORMAT) and isinstance(entries, dict)
@@ -251,8 +225,8 @@ def load_documents(root: Path, context: str) -> DocumentCache:
     entries: dict[str, tuple[tuple[int, ...], int, LoadedFile]] = {}
     for index in range(_DOCUMENT_BUCKETS):
         try:
-            with (root / CACHE_DIR / _DOCUMENTS / f"{index:02d}.pickle").open("rb") as handle:
-                version, saved_context, bucket = _unpickle(handle)
+            version, saved_context, bucket = persist.load(
+                root / CACHE_DIR / _DOCUMENTS / f"{index:02d}.pickle")
         except Exception:  # (a damaged cache file can raise almost anything: never an error)
             continue
         if version == (__version__, _FORMAT) and saved_context == context and \

@@ -10,9 +10,8 @@ memory does not grow with the site.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from clinsite import citeformats
 from clinsite.compose import CitedReference, ComposedPage, LinkTargets, compose_document
 from clinsite.diagnostics import Diagnostic
 from clinsite.models import Document, Drug, Summary
+from clinsite.persist import frozen_gc
 from clinsite.references import Reference, ReferenceStore
 from clinsite.render import Renderer, TemplateFailure
 from clinsite.search import indexed_digest
@@ -115,38 +115,6 @@ def _format(keys: Sequence[str]) -> dict[str, Reference]:
 # out of its reach before the workers fork (which also keeps their memory pages
 # shared), and the collector runs less often while pages are rendered.
 _PAGE_LOOP_GC = (20_000, 20, 20)
-
-
-_frozen_scopes = 0
-
-
-@contextlib.contextmanager
-def frozen_gc(threshold: tuple[int, int, int] | None = None) -> Iterator[None]:
-    """Within this scope, `gc.freeze()` keeps the objects that exist (and that later
-    freezes add) out of the cyclic collector's reach; they are handed back to it when
-    the outermost scope ends, so a long-running `serve` collects them in the end."""
-    global _frozen_scopes
-    previous = gc.get_threshold()
-    gc.freeze()
-    _frozen_scopes += 1
-    if threshold is not None:
-        gc.set_threshold(*threshold)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-        _frozen_scopes -= 1
-        if _frozen_scopes == 0:
-            gc.unfreeze()
-
-
-def freeze_loaded() -> None:
-    """Within a `frozen_gc` scope, put what exists now (e.g. a cache just unpickled) out
-    of the collector's reach at once. Left to it, the first collections after a large
-    load walk every loaded object as it ages through the generations: 0.8 s of an edit
-    build at N = 10,000. Outside a scope (a cache read by a test, say) it does nothing."""
-    if _frozen_scopes:
-        gc.freeze()
 
 
 def _page_loop_gc() -> contextlib.AbstractContextManager[None]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from clinsite import cache, parallel, search, stamp
+from clinsite import cache, parallel, persist, search, stamp
 from clinsite import config as config_mod
 from clinsite import writer as writer_mod
 from clinsite.compose import LinkTargets
@@ -82,7 +82,7 @@ class BuildResult:
 
 def build(options: BuildOptions, progress: Callable[[str], None] | None = None) -> BuildResult:
     """Load, check, render and (unless checking) write the site."""
-    with parallel.frozen_gc():  # (see _build: what is loaded is frozen once loaded)
+    with persist.frozen_gc():  # (see _build: what is loaded is frozen once loaded)
         return _build(options, progress)
 
 

@@ -8,10 +8,9 @@ entries with positions); each entry is checked here and formatted
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import hashlib
-import os
-import pickle
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clinsite import persist
 from clinsite.content import link_problem
 from clinsite.diagnostics import Diagnostic, did_you_mean, error, warning
 from clinsite.identifiers import PMCID, PMID, is_web_url, latex_to_text, normalize_doi
@@ -249,11 +249,7 @@ def load_references(root: Path, cache_dir: Path | None = None,
     key.update(_STORE_FORMAT)
     cached = cache_dir / f"references-{key.hexdigest()}.pickle"
     try:
-        with cached.open("rb") as handle:
-            store, problems = pickle.load(handle)
-        from clinsite.parallel import freeze_loaded  # (parallel imports this module)
-
-        freeze_loaded()
+        store, problems = persist.load(cached)
         if isinstance(store, ReferenceStore):
             return store, problems
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
@@ -266,7 +262,7 @@ def load_references(root: Path, cache_dir: Path | None = None,
         kept = ReferenceStore(store._records)
         for name in kept._records:
             kept.digest(name)
-        _dump(cached, (kept, problems))
+        persist.dump(cached, (kept, problems))
     except OSError:
         pass  # a cache that cannot be written is only slower
     return store, problems
@@ -304,7 +300,8 @@ def _parse_all(root: Path, paths: list[Path], kept: Path | None = None,
         if parsed is None:
             parsed = _parse_file(path, rel, table)
             if kept is not None and data is not None:
-                _dump(kept / name, parsed)
+                with contextlib.suppress(OSError):  # (a cache: only slower unwritten)
+                    persist.dump(kept / name, parsed)
         file_records, file_problems, table, state = parsed
         problems.extend(file_problems)
         for record in file_records:
@@ -341,27 +338,13 @@ def _parse_file(path: Path, rel: str, table: list[tuple[str, str]] | None) -> _P
 
 def _read_parsed(path: Path) -> _Parsed | None:
     try:
-        with path.open("rb") as handle:
-            parsed = pickle.load(handle)
+        parsed = persist.load(path)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not (isinstance(parsed, tuple) and len(parsed) == 4 and isinstance(parsed[0], list)
             and all(isinstance(record, _Record) for record in parsed[0])):
         return None
     return parsed
-
-
-def _dump(path: Path, value: object) -> None:
-    """Write `value` to `path` whole or not at all (a cache that cannot be written is
-    only slower)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with tmp.open("wb") as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def _duplicate(record: _Record, first: _Record) -> Diagnostic:

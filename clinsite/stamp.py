@@ -21,14 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import pickle
 import site
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clinsite import __version__
+from clinsite import __version__, persist
 from clinsite.diagnostics import Diagnostic
 from clinsite.writer import MARKER
 
@@ -98,8 +97,7 @@ def replay(root: Path, out: Path, stamp: Stamp) -> Saved | None:
     if stamp.racy:
         return None
     try:
-        with (root / CACHE_DIR / _FILE).open("rb") as handle:
-            saved = pickle.load(handle)
+        saved = persist.load(root / CACHE_DIR / _FILE)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not isinstance(saved, Saved) or saved.format != _FORMAT or saved.key != stamp.key:
@@ -126,11 +124,7 @@ def save(root: Path, out: Path, stamp: Stamp, diagnostics: tuple[Diagnostic, ...
         path.unlink(missing_ok=True)
         return
     saved = Saved(stamp.key, _out_dirs(out), diagnostics, pages)
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f"{_FILE}.{os.getpid()}")
-    with tmp.open("wb") as handle:
-        pickle.dump(saved, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    persist.dump(path, saved)
 
 
 def forget(root: Path) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import pickle
 import shutil
 import stat
 import subprocess
@@ -37,6 +36,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from clinsite import persist
 
 MARKER = ".clinsite-output"
 MARKER_TEXT = b"This folder is clinsite build output; the next build replaces it.\n"
@@ -202,12 +203,8 @@ def read_journal(path: Path | None, out: Path) -> Journal | None:
     """The journal at `path` if it is one of `out`'s (else None: never an error)."""
     if path is None:
         return None
-    from clinsite.parallel import freeze_loaded  # (parallel imports this module)
-
     try:
-        with path.open("rb") as handle:
-            journal = pickle.load(handle)
-        freeze_loaded()
+        journal = persist.load(path)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not isinstance(journal, Journal) or journal.format != 1 or \
@@ -228,7 +225,6 @@ def live_tree(journal: Journal | None, out: Path) -> Tree | None:
     return journal.trees[-1]
 
 
-# An empty part (a leading, trailing or double "/", or an empty path), "." or "..".
 def _safe_paths(paths: list[str]) -> bool:
     """Whether every path is relative and stays inside its tree: no empty, "." or ".."
     part, no leading or trailing "/" (three string searches over them all, joined: a
@@ -446,12 +442,7 @@ class SiteWriter:
             changed.update(previous.files - produced)
             changed.update(produced - previous.files)
             trees = (previous, Tree(produced, folders, frozenset(changed)))
-        self._journal_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._journal_path.with_name(f"{self._journal_path.name}.{os.getpid()}")
-        with tmp.open("wb") as handle:
-            pickle.dump(Journal(str(self.out.resolve()), trees), handle,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self._journal_path)
+        persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees))
 
     def abort(self) -> None:
         """Drop the temporary tree; the previous output is untouched."""

@@ -483,14 +483,14 @@ def test_caches_are_frozen_out_of_the_collector_as_they_load_during_a_build_only
     and are handed back when the build ends; read outside a build, nothing is frozen."""
     import gc
 
-    from clinsite import cache, parallel
+    from clinsite import cache, persist
 
     root = make_site()
     assert build(BuildOptions(root=root)).ok
     assert gc.get_freeze_count() == 0  # (the build handed everything back)
     assert cache.load(root).pages
     assert gc.get_freeze_count() == 0
-    with parallel.frozen_gc():
+    with persist.frozen_gc():
         frozen = gc.get_freeze_count()
         manifest = cache.load(root)
         assert gc.get_freeze_count() > frozen + len(manifest.pages)
