@@ -75,8 +75,9 @@ _ENVIRONMENT_OPTIONS: dict[str, object] = {
 class _BytecodeCache(jinja2.FileSystemBytecodeCache):
     """Jinja's compiled templates kept between builds (compiling the theme costs about
     40 ms a process). Jinja keys each file on the template's name, path and source; the
-    file names also carry the clinsite and Jinja versions and the options above, which
-    the compiled code depends on too. A damaged or unwritable cache is only slower."""
+    file names also carry what else the compiled code depends on: the clinsite and Jinja
+    versions, the interpreter's bytecode magic, the options above and this module's text
+    (its filters). A damaged or unwritable cache is only slower."""
 
     def __init__(self, folder: Path) -> None:
         tag = hashlib.blake2b(repr((__version__, jinja2.__version__, MAGIC_NUMBER,
@@ -103,11 +104,9 @@ def make_environment(root: Path, bytecode: Path | None = None) -> jinja2.Environ
     `bytecode`, a folder, compiled templates are kept there between builds."""
     cache = None
     if bytecode is not None:
-        try:
+        with contextlib.suppress(OSError):
             bytecode.mkdir(parents=True, exist_ok=True)
             cache = _BytecodeCache(bytecode)
-        except OSError:
-            cache = None
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(root / "templates"), str(THEME / "templates")]),
         bytecode_cache=cache,
