@@ -36,7 +36,7 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 12
+_FORMAT = 13
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -110,6 +110,7 @@ class Manifest:
     # saved its manifest, put in its place: the marker file written at each commit changes
     # the folder's mtime).
     tree: tuple[int, int] | None = None
+    shared: str = ""  # what the pages' dependency digests took from elsewhere (pipeline._plan)
     version: str = __version__
     format: int = _FORMAT
 

@@ -247,6 +247,7 @@ class _Plan:
     refs: dict[str, str]  # key -> digest of its entry, for those keys
     context: dict[str, tuple[object, object]]  # path -> (related pages' titles, history)
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
+    shared: str  # digest of the site's titles by slug and git history (see `_plan`)
     live: tuple[int, int] | None  # cache.tree_id of the output folder now
     journal: writer_mod.Journal | None  # the writer's record of the output trees
     live_tree: writer_mod.Tree | None  # its record of the output, if the output is intact
@@ -342,7 +343,8 @@ class _Plan:
                 if key in self.refs}
         cache.save(self.options.root, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
-            html_pages=html_pages, listings=listings, tree=cache.tree_id(self.previous)),
+            html_pages=html_pages, listings=listings, tree=cache.tree_id(self.previous),
+            shared=self.shared),
             self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:
@@ -368,6 +370,16 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
     # References formatted by an earlier build, whose entries have not changed since.
     store.preload({key: ref for key, (known, ref) in manifest.references.items()
                    if refs.get(key) == known})
+    # A page's dependency digest takes the titles of its related pages and its git history
+    # from elsewhere: when neither the site's titles by slug nor its history changed since
+    # the last build, nor the entry of any reference a page cites, the page's digest is the
+    # manifest's, and is not made again (one digest of the site instead of one a page).
+    shared = cache.digest(sorted((slug, doc.title) for slug, doc in ctx.pages_by_slug.items()),
+                          sorted(ctx.history.items()))
+    same_shared = manifest.shared == shared
+    before = manifest.references
+    changed = {key for key in keys
+               if (known := before.get(key)) is None or known[0] != refs.get(key)}
     context: dict[str, tuple[object, object]] = {}
     deps: dict[str, str] = {}
     for doc in content.all():
@@ -375,13 +387,16 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
                    if slug in ctx.pages_by_slug]
         context[doc.path] = (related, ctx.history.get(doc.path, ()))
         entry = manifest.pages.get(doc.path)
-        if entry is not None and paths.issuperset(entry.record.links):
-            deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
-        else:
+        if entry is None or not paths.issuperset(entry.record.links):
             deps[doc.path] = ""
+        elif same_shared and entry.deps and \
+                changed.isdisjoint([ref.key for ref in entry.record.references]):
+            deps[doc.path] = entry.deps
+        else:
+            deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
     journal = writer_mod.read_journal(options.root / cache.CACHE_DIR / cache.JOURNAL,
                                       options.out_dir) if options.cache and options.write else None
-    return _Plan(options, store, manifest, site, sources, keys, refs, context, deps,
+    return _Plan(options, store, manifest, site, sources, keys, refs, context, deps, shared,
                  cache.tree_id(options.out_dir), journal,
                  writer_mod.live_tree(journal, options.out_dir))
 

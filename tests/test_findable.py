@@ -213,6 +213,12 @@ def test_page_history_from_git(make_site, runner):
         "3 February 2026 — Send for review (under review)",
         "1 January 2026 — First draft (submitted)",
     ]
+    # A reworded commit message, the page's text unchanged: its history is shown anew.
+    git(root, "commit", "-q", "--amend", "-m", "Add a cited paragraph",
+        date="2026-03-04T10:00:00Z")
+    assert runner.invoke(cli, ["build", "--root", str(root)]).exit_code == 0
+    assert re.sub(r" [0-9a-f]{7}$", "", history(root)[0]) == \
+        "4 March 2026 — Add a cited paragraph"
 
 
 def test_feed_escaping_matches_the_standard_library():

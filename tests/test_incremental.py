@@ -655,3 +655,62 @@ def test_waiting_on_the_indexer_lets_every_shard_finish_even_when_one_fails(tmp_
     assert finished.is_set()  # (the other shard was over before the error came out)
     assert indexer.wait() == []
     assert not list(site.glob(".clinsite-search-*"))
+
+
+def test_dependency_digests_are_made_again_only_where_their_inputs_changed(make_site,
+                                                                         monkeypatch):
+    """Planning takes a page's dependency digest from the manifest unless the titles it
+    shows of other pages, the git history or a reference it cites changed."""
+    from clinsite import cache, pipeline
+
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(4)}
+    files["content/summaries/q0.md"] = page(0, related="q1")
+    files["content/summaries/q2.md"] = page(2, cite="roe2021")
+    files["references/refs.bib"] = MORE_BIB + (
+        "@article{roe2021,\n  author = {Roe, Ray},\n  title = {A third trial},\n"
+        "  journal = {J Third},\n  year = {2021},\n  volume = {4},\n  pages = {2--8},\n}\n")
+    root = make_site(files)
+    assert build(BuildOptions(root=root)).ok
+    planned: list[str] = []
+    real_plan, real_deps = pipeline._plan, cache.page_deps
+    planning = [False]
+
+    def plan(*args, **kwargs):
+        planning[0] = True
+        try:
+            return real_plan(*args, **kwargs)
+        finally:
+            planning[0] = False
+
+    def deps(record, *args):
+        if planning[0]:
+            planned.append(record.path.rsplit("/", 1)[-1])
+        return real_deps(record, *args)
+
+    monkeypatch.setattr(pipeline, "_plan", plan)
+    monkeypatch.setattr(cache, "page_deps", deps)
+
+    q3 = root / "content/summaries/q3.md"
+    q3.write_text(q3.read_text() + "\nMore [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    assert planned == []
+
+    bib = root / "references/refs.bib"
+    bib.write_text(bib.read_text().replace("A third trial", "A third trial, revised"))
+    assert build(BuildOptions(root=root)).ok
+    assert planned == ["q2.md"]  # the only page citing roe2021
+    assert "A third trial, revised" in (root / "site/summaries/q2/index.html").read_text()
+
+    planned.clear()
+    q1 = root / "content/summaries/q1.md"
+    q1.write_text(q1.read_text().replace("title: Question 1?", "title: Retitled 1?"))
+    assert build(BuildOptions(root=root)).ok
+    every = sorted(p.name for p in (root / "content").rglob("*.md"))
+    assert every == ["policy.md", "q.md", "q0.md", "q1.md", "q2.md", "q3.md"]
+    assert sorted(planned) == every  # a title changed: every page's digest is made again
+    assert "Retitled 1?" in (root / "site/summaries/q0/index.html").read_text()
+
+    planned.clear()
+    q3.write_text(q3.read_text() + "\nAgain [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    assert planned == []
