@@ -24,6 +24,7 @@ from clinsite import __version__, persist
 from clinsite.content import DocumentCache, LoadedFile
 from clinsite.diagnostics import Diagnostic
 from clinsite.frontmatter import Entries, ParseCache
+from clinsite.listings import CitingIndex
 from clinsite.models import Document, Drug, Page, Review, Summary
 from clinsite.parallel import PageRecord
 from clinsite.references import Reference
@@ -111,6 +112,7 @@ class Manifest:
     # the folder's mtime).
     tree: tuple[int, int] | None = None
     shared: str = ""  # what the pages' dependency digests took from elsewhere (pipeline._plan)
+    citing: CitingIndex | None = None  # which pages cite each reference (listings.py)
     version: str = __version__
     format: int = _FORMAT
 
@@ -147,6 +149,8 @@ def load(root: Path) -> Manifest:
             values = persist.load(folder / _PARTS / name)
             if part == "references":
                 manifest.references = values
+            elif part == "citing":
+                manifest.citing = values
             else:
                 manifest.pages.update(values)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
@@ -159,12 +163,15 @@ def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> No
     manifest this build loaded)."""
     grouped = _grouped(manifest.pages)
     before = _grouped(previous.pages) if previous is not None else {}
-    contents: dict[str, object] = {**grouped, "references": manifest.references}
+    contents: dict[str, object] = {**grouped, "references": manifest.references,
+                                   "citing": manifest.citing}
     parts: dict[str, str] = {}
     for part, values in contents.items():
         if previous is not None and part in previous.parts:
             if part == "references":
                 same = values == previous.references
+            elif part == "citing":
+                same = values is previous.citing  # (the same object when nothing changed)
             else:  # the same entry objects (reused ones are), no more, no less
                 old = before.get(part, {})
                 same = old.keys() == grouped[part].keys() and \
@@ -175,7 +182,7 @@ def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> No
         parts[part] = f"{part}-{os.urandom(8).hex()}.pickle"
         _dump(root, f"{_PARTS}/{parts[part]}", values)
     folder = root / CACHE_DIR / _PARTS
-    head = dataclasses.replace(manifest, pages={}, references={}, parts=parts)
+    head = dataclasses.replace(manifest, pages={}, references={}, citing=None, parts=parts)
     _dump(root, _MANIFEST, head)
     kept = set(parts.values())
     for stale in folder.iterdir():

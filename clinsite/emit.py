@@ -8,14 +8,21 @@ the machine-readable files and the theme's assets.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from clinsite import feeds
 from clinsite.config import SiteConfig
-from clinsite.listings import TagView, reference_index, tag_url, tag_views
+from clinsite.listings import (
+    CitingIndex,
+    TagView,
+    citing_index,
+    reference_index,
+    tag_url,
+    tag_views,
+)
 from clinsite.models import Content, Document, Drug, Summary
 from clinsite.parallel import PageRecord
 from clinsite.render import ListingMemo, Renderer, theme_assets
@@ -38,10 +45,14 @@ class Output:
 
 def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, PageRecord],
                   config: SiteConfig, output: Output, root: Path,
-                  search_shards: Sequence[str] = ()) -> None:
+                  search_shards: Sequence[str] = (),
+                  known_citing: tuple[CitingIndex, Collection[str]] | tuple[()] = ()
+                  ) -> CitingIndex:
     """Render and write every file that is not a document page: listings, machine-readable
     files and assets. Built from the pages' records, never by re-reading pages.
-    `search_shards`: the bundle folders the search page merges besides the primary."""
+    `search_shards`: the bundle folders the search page merges besides the primary.
+    `known_citing`: the previous build's citing index and the paths whose records are
+    not that build's (see listings.citing_index). Returns this build's citing index."""
     # The home, topics and tag pages show only what the summaries' and monographs' paths,
     # dates and front matter give (with the site-wide inputs, which gate the memo): their
     # memo key is a digest of those, far cheaper than the repr of their views, and an edit
@@ -63,8 +74,10 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
         url = tag_url(name)
         output.write(url + "index.html", renderer.by_key((url, site, listed), partial(
             _render_tag, renderer, tags, name)))
-    index = reference_index(content.all(), records, renderer.ctx.store)
-    output.write("references/index.html", renderer.render_references(index))
+    citing = citing_index(content.all(), records, *known_citing)
+    entries, shown = reference_index(citing, renderer.ctx.store)
+    output.write("references/index.html", renderer.by_key(
+        ("references/index.html", shown), lambda: renderer.render_references(entries)))
     output.write("board/index.html", renderer.render_board())
     if renderer.site.search:
         output.write("search/index.html", renderer.render_search(search_shards))
@@ -73,6 +86,7 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     if output.writer is not None:
         for rel, source in theme_assets(root):
             output.writer.copy(rel, source)
+    return citing
 
 
 def _render_tag(renderer: Renderer, tags: Callable[[], tuple[TagView, ...]], name: str) -> str:

@@ -7,7 +7,8 @@ how often), never by re-reading pages, so they grow linearly with the site.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,31 +66,92 @@ class TagView:
     summaries: tuple[ListingView, ...]
 
 
-def reference_index(docs: Iterable[Document], records: Mapping[str, HasReferences],
-                    store: ReferenceStore) -> tuple[IndexEntry, ...]:
-    """Every cited reference, in Vancouver-text order, with the pages citing it. Built
-    here rather than looped over in the template: at 10,000 pages the index links 100,000
-    citing places, and in Jinja each costs several escapes; here each page's link is made
-    once."""
-    rows: dict[str, list[tuple[str, str, int]]] = {}
-    cited_on: dict[str, list[str]] = {}
+Row = tuple[str, str, int]  # (title, URL, count) of a page citing a reference
+
+
+@dataclass(frozen=True, slots=True)
+class CitingIndex:
+    """Which pages cite each reference, as the references index lists them: kept in the
+    build cache, so that an edit build redoes only the references its changed pages cite
+    (at 10,000 pages the index links 100,000 citing places)."""
+
+    pages: Mapping[str, tuple[str, tuple[str, ...]]]  # path -> (URL, the keys it cites)
+    cited: Mapping[str, tuple[tuple[Row, ...], str, str]]  # key -> (rows in the index's
+    # order, their links as HTML, a digest of those)
+
+
+def citing_index(docs: Iterable[Document], records: Mapping[str, HasReferences],
+                 previous: CitingIndex | None = None,
+                 changed: Collection[str] = ()) -> CitingIndex:
+    """Which pages cite each reference. Given `previous` (the index of the build whose
+    records `records` holds, except those of `changed` paths), only the references the
+    changed, added and removed pages cite (or cited) are listed again; `previous` itself
+    when none changed."""
+    by_path = {doc.path: doc for doc in docs}
+    if previous is None:
+        previous = CitingIndex({}, {})
+        changed = by_path.keys()
+    else:
+        changed = {*changed, *(previous.pages.keys() - by_path.keys())}
+    if not changed:
+        return previous
+    pages = dict(previous.pages)
+    gone: set[str] = set()  # URLs whose rows are listed again (or not at all)
+    added: dict[str, list[Row]] = {}
+    for path in changed:
+        old = pages.pop(path, None)
+        keys: set[str] = set()
+        if old is not None:
+            gone.add(old[0])
+            keys.update(old[1])
+        doc = by_path.get(path)
+        if doc is not None:
+            title, url = doc.title, doc.url
+            cites = records[path].references
+            pages[path] = (url, tuple([cited.key for cited in cites]))
+            for cited in cites:
+                added.setdefault(cited.key, []).append((title, url, len(cited.backlinks)))
+        for key in keys:
+            added.setdefault(key, [])
+    by_key = dict(previous.cited)
     root = escape(root_prefix("references/"))
-    # Pages in the order each entry lists them (title, then URL), so that no entry's list
-    # needs sorting.
-    for doc in sorted(docs, key=lambda d: (d.title.lower(), d.url)):
-        title, url = doc.title, doc.url
-        link = f'<a href="{root}{escape(url)}">{escape(title)}</a> ('
-        for cited in records[doc.path].references:
-            count = len(cited.backlinks)
-            rows.setdefault(cited.key, []).append((title, url, count))
-            cited_on.setdefault(cited.key, []).append(f"{link}{count}×)")
+    same = pages == previous.pages
+    for key, rows in added.items():
+        old_rows = by_key[key][0] if key in by_key else ()
+        rows.extend(row for row in old_rows if row[1] not in gone)
+        # Pages in title order (then URL), as each entry lists them.
+        rows.sort(key=lambda row: (row[0].lower(), row[1]))
+        if tuple(rows) == old_rows:
+            continue
+        same = False
+        if not rows:
+            del by_key[key]
+            continue
+        html = "; ".join([f'<a href="{root}{escape(url)}">{escape(title)}</a> ({count}×)'
+                          for title, url, count in rows])
+        by_key[key] = (tuple(rows), html, _digest(html))
+    return previous if same else CitingIndex(pages, by_key)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def reference_index(index: CitingIndex, store: ReferenceStore
+                    ) -> tuple[tuple[IndexEntry, ...], str]:
+    """Every cited reference, in Vancouver-text order, with the pages citing it; and a
+    digest of all the entries show (what the references page's memo is keyed on)."""
     entries = []
-    for key, pages in rows.items():
+    for key, (rows, html, _) in index.cited.items():
         ref = store.get(key)
         entries.append(IndexEntry(key, reference_anchor(key), Markup(ref.html), ref.kind,
-                                  ref.kind_label, tuple(pages),
-                                  Markup("; ".join(cited_on[key]))))
-    return tuple(sorted(entries, key=lambda e: (store.get(e.key).text.lower(), e.key)))
+                                  ref.kind_label, rows, Markup(html)))
+    entries.sort(key=lambda e: (store.get(e.key).text.lower(), e.key))
+    shown = hashlib.blake2b(digest_size=16)
+    for entry in entries:
+        shown.update(f"{entry.key}\0{entry.html}\0{entry.kind}\0{entry.kind_label}\0"
+                     f"{index.cited[entry.key][2]}\1".encode())
+    return tuple(entries), shown.hexdigest()
 
 
 def listing(doc: Summary | Drug) -> ListingView:

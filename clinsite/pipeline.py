@@ -23,6 +23,7 @@ from clinsite.content import check_symlinks, load_board, load_content
 from clinsite.diagnostics import Diagnostic, Report, Severity
 from clinsite.emit import Output, emit_listings
 from clinsite.gitdates import LastCommitDates
+from clinsite.listings import CitingIndex
 from clinsite.markdown import PageEnv, make_markdown, render_markdown
 from clinsite.models import Content, Document, Drug
 from clinsite.parallel import PageRecord, Shared, default_jobs
@@ -186,6 +187,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         built = parallel.run(shared, [doc for doc in pages if doc.path not in records],
                              plan.keys, options.jobs or default_jobs(), progress)
         records.update((r.path, r) for r in built)
+        fresh_paths = {r.path for r in built} | {doc.path for doc in content.drugs}
+        citing: CitingIndex | None = None
         # Drug pages list the summaries linking to them, so they come once links are known.
         renderer.ctx = replace(ctx, linked_from=linked_from(content, records))
         for drug in content.drugs:
@@ -201,8 +204,11 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                 report.errors or (options.strict and report.warnings)):
             plan.start_search(shards, records, writer, indexer)
         try:
-            emit_listings(renderer, content, records, config, output, root,
-                          [search.shard_dir(i) + "/" for i, _ in enumerate(shards) if i])
+            citing = emit_listings(
+                renderer, content, records, config, output, root,
+                [search.shard_dir(i) + "/" for i, _ in enumerate(shards) if i],
+                (plan.manifest.citing, fresh_paths) if plan.usable() and
+                plan.manifest.citing is not None else ())
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
         report.extend(indexer.wait())
@@ -221,7 +227,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                 renderer.memo.save()
             plan.save(records, output.pages + sum(
                 1 for r in records.values() for o in r.outputs if o.endswith(".html")),
-                frozenset(renderer.memo.used) if renderer.memo is not None else frozenset())
+                frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
+                citing)
     finally:
         indexer.wait()  # (after a failure too: Pagefind must not write into a removed tree)
         if writer is not None and not result.written:
@@ -326,7 +333,7 @@ class _Plan:
                 indexer.submit(index, pages)
 
     def save(self, records: Mapping[str, PageRecord], html_pages: int,
-             listings: frozenset[str]) -> None:
+             listings: frozenset[str], citing: CitingIndex | None) -> None:
         if not self.options.cache:
             return
         pages = {}
@@ -344,7 +351,7 @@ class _Plan:
         cache.save(self.options.root, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
             html_pages=html_pages, listings=listings, tree=cache.tree_id(self.previous),
-            shared=self.shared),
+            shared=self.shared, citing=citing),
             self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:
@@ -379,7 +386,7 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
     same_shared = manifest.shared == shared
     before = manifest.references
     changed = {key for key in keys
-               if (known := before.get(key)) is None or known[0] != refs.get(key)}
+               if (was := before.get(key)) is None or was[0] != refs.get(key)}
     context: dict[str, tuple[object, object]] = {}
     deps: dict[str, str] = {}
     for doc in content.all():

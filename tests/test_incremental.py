@@ -340,14 +340,22 @@ def test_an_edit_rewrites_one_part_of_the_manifest(make_site):
                 "content/pages/policy.md"}
     # One file a part: the pages' parts (by a hash of the path) and the references.
     assert sorted(name.rsplit("-", 1)[0] for name in before) == \
-        sorted({cache._part_of(p) for p in expected} | {"references"})
+        sorted({cache._part_of(p) for p in expected} | {"references", "citing"})
     first = cache.load(root)
     edited = root / "content/summaries/q7.md"
-    edited.write_text(edited.read_text() + "\nMore [@doe2020].\n")
+    edited.write_text(edited.read_text() + "\nMore text.\n")
     assert build(BuildOptions(root=root)).ok
     after = {p.name for p in parts.iterdir()}
     assert len(after - before) == len(before - after) == 1
     assert (after - before).pop().startswith(cache._part_of("content/summaries/q7.md") + "-")
+    # A new citing place: the pages citing each reference are rewritten too.
+    edited.write_text(edited.read_text() + "\nMore [@doe2020].\n")
+    before = after
+    assert build(BuildOptions(root=root)).ok
+    after = {p.name for p in parts.iterdir()}
+    assert len(after - before) == len(before - after) == 2
+    assert sorted(name.rsplit("-", 1)[0] for name in after - before) == \
+        sorted([cache._part_of("content/summaries/q7.md"), "citing"])
     second = cache.load(root)
     assert set(first.pages) == set(second.pages) == expected
     assert second.pages["content/summaries/q7.md"] != first.pages["content/summaries/q7.md"]
@@ -714,3 +722,54 @@ def test_dependency_digests_are_made_again_only_where_their_inputs_changed(make_
     q3.write_text(q3.read_text() + "\nAgain [@smith2018].\n")
     assert build(BuildOptions(root=root)).ok
     assert planned == []
+
+
+def test_the_citing_index_updated_for_changed_pages_equals_one_made_afresh():
+    """listings.citing_index given the previous build's index and the changed paths lists
+    the references exactly as it does from nothing, and leaves the others as they were."""
+    from types import SimpleNamespace
+
+    from clinsite.compose import CitedReference
+    from clinsite.listings import citing_index
+
+    rng = random.Random(11)
+    keys = [f"k{i}" for i in range(12)]
+    titles = ["Alpha?", "alpha?", "Beta & <b>?", "beta & <b>?", "Gamma?"]
+
+    def make(path: str) -> tuple[SimpleNamespace, SimpleNamespace]:
+        cites = rng.sample(keys, rng.randrange(4))
+        doc = SimpleNamespace(path=path, title=rng.choice(titles), url=f"s/{path}/")
+        refs = tuple(CitedReference(n + 1, key, ("c",) * rng.randrange(1, 4))
+                     for n, key in enumerate(cites))
+        return doc, SimpleNamespace(references=refs)
+
+    docs, records = {}, {}
+    for i in range(8):
+        docs[f"p{i}"], records[f"p{i}"] = make(f"p{i}")
+    index = citing_index(docs.values(), records)
+    for step in range(300):
+        changed: set[str] = set()
+        for _ in range(rng.randrange(4)):
+            action = rng.choice(["edit", "add", "remove", "same"])
+            path = rng.choice(sorted(docs)) if docs else "p0"
+            if action == "add":
+                path = f"p{rng.randrange(30)}"
+            if action == "remove":  # (a removed path is not among those given)
+                docs.pop(path, None)
+                records.pop(path, None)
+                changed.discard(path)
+            elif action in ("edit", "add"):
+                docs[path], records[path] = make(path)
+                changed.add(path)
+        updated = citing_index(docs.values(), records, index, changed)
+        changed.update(index.pages.keys() - docs.keys())
+        fresh = citing_index(docs.values(), records)
+        assert updated == fresh, step
+        untouched = {key for key in index.cited if key in updated.cited and all(
+            key not in updated.pages.get(p, ("", ()))[1] and
+            key not in index.pages.get(p, ("", ()))[1] for p in changed)}
+        assert all(updated.cited[key] is index.cited[key] for key in untouched)
+        if updated == index:
+            assert updated is index  # nothing to save again
+        index = updated
+    assert index.cited  # (the site still cites something)
