@@ -16,6 +16,7 @@ import copyreg
 import dataclasses
 import hashlib
 import os
+import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class Manifest:
 # head (which names its parts) in one step, then deletes the parts no head names: a
 # build killed at any point leaves a complete manifest, the old one or the new.
 _PARTS = "manifest"
+_CITING = "citing"
 _PAGE_PARTS = 16
 
 
@@ -138,7 +140,9 @@ def _grouped(pages: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
 
 
 def load(root: Path) -> Manifest:
-    """The previous build's manifest, or an empty one (never an error: it is a cache)."""
+    """The previous build's manifest, or an empty one (never an error: it is a cache).
+    Its citing index is read when asked for (`load_citing`): the listings need it, while
+    the search index runs, not the planning before."""
     folder = root / CACHE_DIR
     try:
         manifest = persist.load(folder / _MANIFEST)
@@ -146,11 +150,11 @@ def load(root: Path) -> Manifest:
                 manifest.version != __version__:
             return Manifest()
         for part, name in manifest.parts.items():
+            if part == _CITING:
+                continue
             values = persist.load(folder / _PARTS / name)
             if part == "references":
                 manifest.references = values
-            elif part == "citing":
-                manifest.citing = values
             else:
                 manifest.pages.update(values)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
@@ -158,19 +162,54 @@ def load(root: Path) -> Manifest:
     return manifest
 
 
-def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> None:
-    """Write `manifest`, rewriting only the parts that differ from `previous` (the
-    manifest this build loaded)."""
+def load_citing(root: Path, manifest: Manifest) -> CitingIndex | None:
+    """The manifest's citing index (read once, then kept in it), or None."""
+    if manifest.citing is None and _CITING in manifest.parts:
+        try:
+            loaded = persist.load(root / CACHE_DIR / _PARTS / manifest.parts[_CITING])
+        except Exception:  # (as in `load`)
+            loaded = None
+        manifest.citing = loaded if isinstance(loaded, CitingIndex) else None
+    return manifest.citing
+
+
+@dataclass(slots=True)
+class Pending:
+    """A manifest ready to be written (`prepare`): its changed parts already pickled, so
+    that the work is done while the search index runs and only the writing is left for
+    after the output is committed."""
+
+    root: Path
+    head: Manifest
+    data: dict[str, bytes]  # file name in manifest/ -> pickled part
+
+    def write(self, tree: tuple[int, int] | None) -> None:
+        """Write the changed parts, then the head (naming them, with the output folder's
+        `tree`), then delete the parts no head names."""
+        folder = self.root / CACHE_DIR / _PARTS
+        for name, data in self.data.items():
+            _dump(self.root, f"{_PARTS}/{name}", data)
+        _dump(self.root, _MANIFEST, dataclasses.replace(self.head, tree=tree))
+        kept = set(self.head.parts.values())
+        for stale in folder.iterdir():
+            if stale.name not in kept:
+                stale.unlink(missing_ok=True)
+
+
+def prepare(root: Path, manifest: Manifest, previous: Manifest | None = None) -> Pending:
+    """`manifest` ready to be written, pickling only the parts that differ from
+    `previous` (the manifest this build loaded)."""
     grouped = _grouped(manifest.pages)
     before = _grouped(previous.pages) if previous is not None else {}
     contents: dict[str, object] = {**grouped, "references": manifest.references,
-                                   "citing": manifest.citing}
+                                   _CITING: manifest.citing}
     parts: dict[str, str] = {}
+    data: dict[str, bytes] = {}
     for part, values in contents.items():
         if previous is not None and part in previous.parts:
             if part == "references":
                 same = values == previous.references
-            elif part == "citing":
+            elif part == _CITING:
                 same = values is previous.citing  # (the same object when nothing changed)
             else:  # the same entry objects (reused ones are), no more, no less
                 old = before.get(part, {})
@@ -180,23 +219,27 @@ def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> No
                 parts[part] = previous.parts[part]
                 continue
         parts[part] = f"{part}-{os.urandom(8).hex()}.pickle"
-        _dump(root, f"{_PARTS}/{parts[part]}", values)
-    folder = root / CACHE_DIR / _PARTS
+        data[parts[part]] = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
     head = dataclasses.replace(manifest, pages={}, references={}, citing=None, parts=parts)
-    _dump(root, _MANIFEST, head)
-    kept = set(parts.values())
-    for stale in folder.iterdir():
-        if stale.name not in kept:
-            stale.unlink(missing_ok=True)
+    return Pending(root, head, data)
+
+
+def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> None:
+    """Write `manifest`, rewriting only the parts that differ from `previous`."""
+    prepare(root, manifest, previous).write(manifest.tree)
 
 
 def _dump(root: Path, name: str, value: object) -> None:
+    """Pickle `value` to `name` in the cache folder (`bytes`: already pickled)."""
     folder = root / CACHE_DIR
     folder.mkdir(exist_ok=True)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("*\n")
-    persist.dump(folder / name, value)
+    if isinstance(value, bytes):
+        persist.write(folder / name, value)
+    else:
+        persist.dump(folder / name, value)
 
 
 def load_front(root: Path) -> ParseCache:

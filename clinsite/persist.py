@@ -68,8 +68,12 @@ def load(path: Path) -> Any:
 
 def dump(path: Path, value: object) -> None:
     """Pickle `value` to `path` (making its folder), whole or not at all. Raises OSError."""
+    write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write(path: Path, data: bytes) -> None:
+    """Write `data` (a pickle) to `path` (making its folder), whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with tmp.open("wb") as handle:
-        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -189,6 +189,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         records.update((r.path, r) for r in built)
         fresh_paths = {r.path for r in built} | {doc.path for doc in content.drugs}
         citing: CitingIndex | None = None
+        pending: cache.Pending | None = None
         # Drug pages list the summaries linking to them, so they come once links are known.
         renderer.ctx = replace(ctx, linked_from=linked_from(content, records))
         for drug in content.drugs:
@@ -203,14 +204,20 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         if writer is not None and options.search and not (
                 report.errors or (options.strict and report.warnings)):
             plan.start_search(shards, records, writer, indexer)
+        known = cache.load_citing(root, plan.manifest) if plan.usable() else None
         try:
             citing = emit_listings(
                 renderer, content, records, config, output, root,
                 [search.shard_dir(i) + "/" for i, _ in enumerate(shards) if i],
-                (plan.manifest.citing, fresh_paths) if plan.usable() and
-                plan.manifest.citing is not None else ())
+                (known, fresh_paths) if known is not None else ())
         except TemplateFailure as exc:
             report.add(exc.diagnostic)
+        # The manifest is made and pickled while Pagefind may still run; written once the
+        # output is committed.
+        pending = plan.prepare(records, output.pages + sum(
+            1 for r in records.values() for o in r.outputs if o.endswith(".html")),
+            frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
+            citing) if citing is not None else None
         report.extend(indexer.wait())
         failing = bool(report.errors or (options.strict and report.warnings))
         if writer is not None and not report.errors and not failing:
@@ -225,10 +232,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             result.written = True
             if renderer.memo is not None:
                 renderer.memo.save()
-            plan.save(records, output.pages + sum(
-                1 for r in records.values() for o in r.outputs if o.endswith(".html")),
-                frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
-                citing)
+            if pending is not None:
+                pending.write(cache.tree_id(options.out_dir))
     finally:
         indexer.wait()  # (after a failure too: Pagefind must not write into a removed tree)
         if writer is not None and not result.written:
@@ -332,10 +337,12 @@ class _Plan:
                 _clear_bundle(writer.tmp / search.shard_dir(index))  # (a recycled tree's)
                 indexer.submit(index, pages)
 
-    def save(self, records: Mapping[str, PageRecord], html_pages: int,
-             listings: frozenset[str], citing: CitingIndex | None) -> None:
+    def prepare(self, records: Mapping[str, PageRecord], html_pages: int,
+                listings: frozenset[str], citing: CitingIndex) -> cache.Pending | None:
+        """The manifest of this build, to be written once its output is committed (None
+        without the cache)."""
         if not self.options.cache:
-            return
+            return None
         pages = {}
         for path, record in records.items():
             if path not in self.sources:
@@ -348,10 +355,9 @@ class _Plan:
                 pages[path] = cache.Entry(self.sources[path], self.deps_after(record), record)
         refs = {key: (self.refs[key], ref) for key, ref in self.store.formatted().items()
                 if key in self.refs}
-        cache.save(self.options.root, cache.Manifest(
+        return cache.prepare(self.options.root, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
-            html_pages=html_pages, listings=listings, tree=cache.tree_id(self.previous),
-            shared=self.shared, citing=citing),
+            html_pages=html_pages, listings=listings, shared=self.shared, citing=citing),
             self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:

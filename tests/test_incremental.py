@@ -401,12 +401,12 @@ def test_a_no_cache_build_in_between_is_not_taken_for_the_cached_one(make_site,
 
 def test_a_build_killed_before_saving_its_manifest_is_not_trusted(make_site, monkeypatch,
                                                                   tmp_path: Path):
-    from clinsite import pipeline, render
+    from clinsite import cache, render
 
     root = _three_pages(make_site)
     template = _built_then_template_changed(root)
     with monkeypatch.context() as patched:  # "killed" right after the new tree went live
-        patched.setattr(pipeline._Plan, "save", lambda *args: None)
+        patched.setattr(cache.Pending, "write", lambda *args: None)
         patched.setattr(render.ListingMemo, "save", lambda self: None)
         assert build(BuildOptions(root=root)).ok
     assert "CHANGED" in (root / "site/policy/index.html").read_text()
@@ -773,3 +773,29 @@ def test_the_citing_index_updated_for_changed_pages_equals_one_made_afresh():
             assert updated is index  # nothing to save again
         index = updated
     assert index.cited  # (the site still cites something)
+
+
+def test_the_citing_index_is_read_only_by_a_build_that_lists_references(make_site,
+                                                                      monkeypatch):
+    from clinsite import persist
+
+    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(3)} |
+                     {"references/refs.bib": MORE_BIB})
+    assert build(BuildOptions(root=root)).ok
+    read: list[str] = []
+    real = persist.load
+
+    def load(path):
+        read.append(path.name.split("-", 1)[0])
+        return real(path)
+
+    monkeypatch.setattr(persist, "load", load)
+    q1 = root / "content/summaries/q1.md"
+    q1.touch()  # (not a no-op to the stamp; nothing any page shows changed)
+    assert build(BuildOptions(root=root)).ok
+    assert "manifest.pickle" in read and "citing" not in read
+    read.clear()
+    q1.write_text(q1.read_text() + "\nMore [@doe2020].\n")
+    assert build(BuildOptions(root=root)).ok
+    assert read.count("citing") == 1
+    assert "(2×)" in (root / "site/references/index.html").read_text()
