@@ -218,6 +218,11 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             1 for r in records.values() for o in r.outputs if o.endswith(".html")),
             frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
             citing) if citing is not None else None
+        if writer is not None and renderer.memo is not None and not (
+                report.errors or (options.strict and report.warnings)):
+            # (Before the commit: should the build still fail, a listing the old manifest
+            # names but whose text is gone is rendered again; the memo is never trusted.)
+            renderer.memo.save()
         report.extend(indexer.wait())
         failing = bool(report.errors or (options.strict and report.warnings))
         if writer is not None and not report.errors and not failing:
@@ -230,8 +235,6 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             writer.sweep(produced)
             writer.commit(fresh)
             result.written = True
-            if renderer.memo is not None:
-                renderer.memo.save()
             if pending is not None:
                 pending.write(cache.tree_id(options.out_dir))
     finally:

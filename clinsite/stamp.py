@@ -175,8 +175,34 @@ def _out_dirs(out: Path) -> tuple[tuple[str, int, int], ...]:
     anything in the output changes one of them."""
     if not (out / MARKER).is_file():
         return ()
-    return tuple((rel, mtime, ino) for rel, _, mtime, ino, _, is_dir in _walk(out, ".")
-                 if is_dir)
+    try:
+        st = out.stat()
+    except OSError:
+        return ()
+    # As `_walk` would find them, without a `stat` of every file (the output holds two or
+    # three files a folder): half the time, a tenth of a second at 2,000 pages.
+    found = [(".", st.st_mtime_ns, st.st_ino)]
+    pending = [(str(out), ".")]
+    while pending:
+        folder, rel = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name == "__pycache__":
+                continue
+            try:
+                if not entry.is_dir():  # (links followed, as `_walk` does)
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue
+            name = f"{rel}/{entry.name}"
+            found.append((name, st.st_mtime_ns, st.st_ino))
+            pending.append((entry.path, name))
+    found.sort()
+    return tuple(found)
 
 
 def _git_head(root: Path) -> str:

@@ -150,3 +150,25 @@ def test_a_rewrite_that_keeps_size_and_mtime_falls_through(built, runner):
     time.sleep(0.01)
     result = run(runner, built)
     assert result.exit_code == 0 and NOTHING_CHANGED not in result.output
+
+
+def test_the_output_folders_are_every_folder_the_walk_finds(built):
+    """`_out_dirs` lists the folders without a `stat` of every file: the same folders, with
+    the same mtimes and inodes, as the full walk of the output (links followed)."""
+    from clinsite import stamp
+
+    out = built / "site"
+    (out / "extra/deep/er").mkdir(parents=True)
+    (out / "extra/__pycache__").mkdir()
+    (out / "extra/linked").symlink_to(out / "summaries", target_is_directory=True)
+    (out / "extra/dangling").symlink_to(out / "nowhere")
+    (out / "extra/file-link").symlink_to(out / "index.html")
+    walked = tuple((rel, mtime, ino) for rel, _, mtime, ino, _, is_dir
+                   in stamp._walk(out, ".") if is_dir)
+    listed = stamp._out_dirs(out)
+    assert listed == walked
+    names = [rel for rel, _, _ in listed]
+    assert {"./extra/deep/er", "./extra/linked", "./extra/linked/q", "./summaries/q"} <= \
+        set(names)
+    assert not any("__pycache__" in rel or "dangling" in rel or "file-link" in rel
+                   for rel in names)
