@@ -38,7 +38,7 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 13
+_FORMAT = 14
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -222,11 +222,6 @@ def prepare(root: Path, manifest: Manifest, previous: Manifest | None = None) ->
         data[parts[part]] = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
     head = dataclasses.replace(manifest, pages={}, references={}, citing=None, parts=parts)
     return Pending(root, head, data)
-
-
-def save(root: Path, manifest: Manifest, previous: Manifest | None = None) -> None:
-    """Write `manifest`, rewriting only the parts that differ from `previous`."""
-    prepare(root, manifest, previous).write(manifest.tree)
 
 
 def _dump(root: Path, name: str, value: object) -> None:

@@ -77,7 +77,7 @@ def emit_listings(renderer: Renderer, content: Content, records: Mapping[str, Pa
     citing = citing_index(content.all(), records, *known_citing)
     entries, shown = reference_index(citing, renderer.ctx.store)
     output.write("references/index.html", renderer.by_key(
-        ("references/index.html", shown), lambda: renderer.render_references(entries)))
+        ("references/index.html", site, shown), lambda: renderer.render_references(entries)))
     output.write("board/index.html", renderer.render_board())
     if renderer.site.search:
         output.write("search/index.html", renderer.render_search(search_shards))

@@ -84,21 +84,22 @@ def citing_index(docs: Iterable[Document], records: Mapping[str, HasReferences],
                  previous: CitingIndex | None = None,
                  changed: Collection[str] = ()) -> CitingIndex:
     """Which pages cite each reference. Given `previous` (the index of the build whose
-    records `records` holds, except those of `changed` paths), only the references the
-    changed, added and removed pages cite (or cited) are listed again; `previous` itself
-    when none changed."""
+    records `records` holds, except those of the `changed` paths: the pages rendered again,
+    which for the build are every drug page too), only the references the changed, added
+    and removed pages cite (or cited) are listed again; `previous` itself when that changes
+    nothing. Relies on URLs being unique among pages (clinsite.resolve's slug check)."""
     by_path = {doc.path: doc for doc in docs}
     if previous is None:
         previous = CitingIndex({}, {})
-        changed = by_path.keys()
+        touched: Collection[str] = by_path.keys()
     else:
-        changed = {*changed, *(previous.pages.keys() - by_path.keys())}
-    if not changed:
+        touched = {*changed, *(previous.pages.keys() - by_path.keys())}
+    if not touched:
         return previous
     pages = dict(previous.pages)
     gone: set[str] = set()  # URLs whose rows are listed again (or not at all)
     added: dict[str, list[Row]] = {}
-    for path in changed:
+    for path in touched:
         old = pages.pop(path, None)
         keys: set[str] = set()
         if old is not None:

@@ -214,15 +214,12 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             report.add(exc.diagnostic)
         # The manifest is made and pickled while Pagefind may still run; written once the
         # output is committed.
-        pending = plan.prepare(records, output.pages + sum(
-            1 for r in records.values() for o in r.outputs if o.endswith(".html")),
-            frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
-            citing) if citing is not None else None
-        if writer is not None and renderer.memo is not None and not (
+        if writer is not None and citing is not None and not (
                 report.errors or (options.strict and report.warnings)):
-            # (Before the commit: should the build still fail, a listing the old manifest
-            # names but whose text is gone is rendered again; the memo is never trusted.)
-            renderer.memo.save()
+            pending = plan.prepare(records, output.pages + sum(
+                1 for r in records.values() for o in r.outputs if o.endswith(".html")),
+                frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
+                citing)
         report.extend(indexer.wait())
         failing = bool(report.errors or (options.strict and report.warnings))
         if writer is not None and not report.errors and not failing:
@@ -235,6 +232,10 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             writer.sweep(produced)
             writer.commit(fresh)
             result.written = True
+            # (The memo after the commit only: a memo key assumes the site-wide inputs of
+            # the manifest in place, and a failed build must not replace the texts it names.)
+            if renderer.memo is not None:
+                renderer.memo.save()
             if pending is not None:
                 pending.write(cache.tree_id(options.out_dir))
     finally:
@@ -260,9 +261,10 @@ class _Plan:
     sources: dict[str, str]  # path -> digest of the page's text and date
     keys: set[str]  # every reference key a page may cite
     refs: dict[str, str]  # key -> digest of its entry, for those keys
-    context: dict[str, tuple[object, object]]  # path -> (related pages' titles, history)
+    context: dict[str, tuple[object, object]]  # path -> (related pages' titles and URLs,
+    # history)
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
-    shared: str  # digest of the site's titles by slug and git history (see `_plan`)
+    shared: str  # digest of the site's titles and URLs by slug, and git history (`_plan`)
     live: tuple[int, int] | None  # cache.tree_id of the output folder now
     journal: writer_mod.Journal | None  # the writer's record of the output trees
     live_tree: writer_mod.Tree | None  # its record of the output, if the output is intact
@@ -386,11 +388,12 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
     # References formatted by an earlier build, whose entries have not changed since.
     store.preload({key: ref for key, (known, ref) in manifest.references.items()
                    if refs.get(key) == known})
-    # A page's dependency digest takes the titles of its related pages and its git history
-    # from elsewhere: when neither the site's titles by slug nor its history changed since
-    # the last build, nor the entry of any reference a page cites, the page's digest is the
-    # manifest's, and is not made again (one digest of the site instead of one a page).
-    shared = cache.digest(sorted((slug, doc.title) for slug, doc in ctx.pages_by_slug.items()),
+    # A page's dependency digest takes the titles and URLs of its related pages and its git
+    # history from elsewhere: when neither the site's pages by slug nor its history changed
+    # since the last build, nor the entry of any reference a page cites, the page's digest is
+    # the manifest's, and is not made again (one digest of the site instead of one a page).
+    shared = cache.digest(sorted((slug, doc.title, doc.url)
+                                 for slug, doc in ctx.pages_by_slug.items()),
                           sorted(ctx.history.items()))
     same_shared = manifest.shared == shared
     before = manifest.references
@@ -399,8 +402,8 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
     context: dict[str, tuple[object, object]] = {}
     deps: dict[str, str] = {}
     for doc in content.all():
-        related = [(slug, ctx.pages_by_slug[slug].title) for slug in getattr(doc, "related", ())
-                   if slug in ctx.pages_by_slug]
+        related = [(slug, ctx.pages_by_slug[slug].title, ctx.pages_by_slug[slug].url)
+                   for slug in getattr(doc, "related", ()) if slug in ctx.pages_by_slug]
         context[doc.path] = (related, ctx.history.get(doc.path, ()))
         entry = manifest.pages.get(doc.path)
         if entry is None or not paths.issuperset(entry.record.links):

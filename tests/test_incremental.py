@@ -799,3 +799,53 @@ def test_the_citing_index_is_read_only_by_a_build_that_lists_references(make_sit
     assert build(BuildOptions(root=root)).ok
     assert read.count("citing") == 1
     assert "(2×)" in (root / "site/references/index.html").read_text()
+
+
+def test_a_related_page_that_moves_keeps_its_title_and_changes_its_link(make_site,
+                                                                      tmp_path: Path):
+    from tests.test_fuzz import DRUG
+
+    root = make_site({"content/summaries/a.md": page(1, related="valacyclovir"),
+                      "content/summaries/valacyclovir.md": summary(title="Valacyclovir"),
+                      "references/refs.bib": MORE_BIB})
+    assert build(BuildOptions(root=root)).ok
+    assert 'href="../../summaries/valacyclovir/"' in \
+        (root / "site/summaries/a/index.html").read_text()
+    (root / "content/summaries/valacyclovir.md").unlink()
+    (root / "content/drugs").mkdir()
+    (root / "content/drugs/valacyclovir.md").write_text(DRUG)  # the same title, a new URL
+    _equals_clean(root, tmp_path / "clean")
+    assert 'href="../../drugs/valacyclovir/"' in \
+        (root / "site/summaries/a/index.html").read_text()
+
+
+def test_a_build_that_fails_after_its_listings_leaves_the_listing_memo_as_it_was(
+        make_site, monkeypatch, tmp_path: Path):
+    from clinsite import search
+    from clinsite.render import THEME
+
+    root = make_site()
+    assert build(BuildOptions(root=root)).ok
+    base = root / "templates/base.html"
+    base.write_text((THEME / "templates/base.html").read_text().replace("</body>",
+                                                                  "FAILED</body>"))
+    with monkeypatch.context() as patched:  # listings rendered, then the search index fails
+        patched.setattr(search, "index_site", lambda *args, **kwargs: search.error(
+            "site.yaml", 0, 0, "search-index", "simulated"))
+        assert not build(BuildOptions(root=root)).ok
+    base.unlink()
+    q = root / "content/summaries/q.md"
+    q.write_text(q.read_text() + "\nMore.\n")
+    _equals_clean(root, tmp_path / "clean")
+    assert not [p for p in (root / "site").rglob("*.html") if "FAILED" in p.read_text()]
+
+
+def test_a_new_manifest_field_comes_with_a_new_cache_format():
+    """A head pickled before a field was added loads without it: the format must change."""
+    import dataclasses
+
+    from clinsite import cache
+
+    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)]) == (14, [
+        "site", "out", "pages", "search", "references", "html_pages", "listings", "parts",
+        "tree", "shared", "citing", "version", "format"])
