@@ -131,6 +131,7 @@ def number_citations(state: StateCore) -> None:
     """Core rule: register every group in document order; report unknown keys."""
     registry = page_env(state.env).registry
     lines = SourceLines(state.src)
+    hints: dict[str, str] = {}  # one "did you mean" search per unknown key, not per citation
     for span in iter_inline(state.tokens):
         children = span.token.children or []
         for index, child in enumerate(children):
@@ -150,9 +151,9 @@ def number_citations(state: StateCore) -> None:
             child.meta["group"] = registry.cite_group(items, positions)
             for item, (line0, col0) in zip(items, positions, strict=True):
                 if not registry.is_known(item.key):
-                    message = (
-                        f"unknown citation key '{item.key}'{did_you_mean(item.key, registry.known)}"
-                    )
+                    if item.key not in hints:
+                        hints[item.key] = did_you_mean(item.key, registry.known)
+                    message = f"unknown citation key '{item.key}'{hints[item.key]}"
                     add_problem(
                         state.env,
                         MarkdownProblem(line0, col0, "error", "unknown-citation", message),
