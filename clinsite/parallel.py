@@ -17,14 +17,13 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from clinsite import citeformats
+from clinsite import citeformats, search
 from clinsite.compose import CitedReference, ComposedPage, LinkTargets, compose_document
 from clinsite.diagnostics import Diagnostic
 from clinsite.models import Document, Drug, Summary
 from clinsite.persist import frozen_gc
 from clinsite.references import Reference, ReferenceStore
 from clinsite.render import Renderer, TemplateFailure
-from clinsite.search import indexed_digest
 from clinsite.views import plain_text
 from clinsite.writer import SiteWriter
 
@@ -56,6 +55,7 @@ class Shared:
     targets: LinkTargets
     renderer: Renderer
     writer: SiteWriter | None
+    views: bool = False  # write each page's search view (clinsite.search.VIEWS)
 
 
 _SHARED: Shared | None = None
@@ -87,7 +87,9 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
             for rel, text in files.items():
                 shared.writer.write(rel, text)
         outputs = list(files)
-        indexed = indexed_digest(html)
+        view, indexed = search.indexed(html)
+        if shared.writer is not None and shared.views:
+            search.write_view(shared.writer.tmp, outputs[0], view)
     return PageRecord(doc.path, composed.references, composed.links, _summary_text(composed),
                       tuple(diagnostics), tuple(outputs), indexed)
 

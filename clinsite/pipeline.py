@@ -181,7 +181,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         #    failed build discards it), and templates run even when content has errors,
         #    so their errors are reported in the same run.
         shared = Shared(md, {doc.path: doc for doc in content.all()}, store, targets, renderer,
-                        writer)
+                        writer, views=options.search)
         pages = [doc for doc in content.all() if not isinstance(doc, Drug)]
         records = plan.reuse(pages, writer)
         built = parallel.run(shared, [doc for doc in pages if doc.path not in records],
@@ -204,6 +204,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         if writer is not None and options.search and not (
                 report.errors or (options.strict and report.warnings)):
             plan.start_search(shards, records, writer, indexer)
+        if writer is not None:
+            search.drop_views(writer.tmp)  # (every shard is staged: none is needed now)
         known = cache.load_citing(root, plan.manifest) if plan.usable() else None
         try:
             citing = emit_listings(

@@ -9,6 +9,7 @@ the build like any other step. Pages mark what is indexed
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gzip
 import hashlib
 import json
@@ -90,13 +91,47 @@ _HEAD_KEPT = re.compile(r"<html\b[^<>]*>|<title>[^<]*</title>|<[^<>]*\sdata-page
 
 def indexed_digest(html: str) -> str:
     """A digest of what Pagefind reads of `html`."""
-    view = _without_ignored(html)
+    return indexed(html)[1]
+
+
+def indexed(html: str) -> tuple[str, str]:
+    """The page as Pagefind is handed it (see `VIEWS`), and a digest of what it reads."""
+    page = view = _without_ignored(html)
     if "data-pagefind-index-attrs" not in view:
         view = _TOOLTIP.sub("", view)
     head_end = view.find("</head>")
     if head_end >= 0:
         view = "".join(_HEAD_KEPT.findall(view, 0, head_end)) + view[head_end:]
-    return hashlib.blake2b(view.encode(), digest_size=16).hexdigest()
+    return page, hashlib.blake2b(view.encode(), digest_size=16).hexdigest()
+
+
+# Pagefind is handed each page as the worker that rendered it saw it without its ignored
+# elements (the reference list, the disclaimer, "Cite this page", the history: a third of
+# a summary page's bytes): the index comes out byte for byte the same, in about 15% less
+# of Pagefind's time (15 s of CPU at N = 2,000, a third of a clean build on two cores).
+# The workers write these copies under VIEWS in the temporary output as they render
+# (they make them for the digest anyway); a shard is staged from them, and from the
+# pages themselves for the pages this build did not render (an edit build reuses most),
+# so nothing is kept between builds. The folder goes before the output is committed.
+VIEWS = ".clinsite-search-views"
+
+
+def write_view(site_dir: Path, rel: str, page: str) -> None:
+    """Keep `page`, the indexed view of output page `rel`, for staging; a view that
+    cannot be written is left out (the page itself is staged instead)."""
+    target = os.path.join(site_dir, VIEWS, rel)
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(page.encode("utf-8"))
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(target)  # (never a part of one)
+
+
+def drop_views(site_dir: Path) -> None:
+    """Remove the views (once every shard is staged, or when the build stops)."""
+    shutil.rmtree(site_dir / VIEWS, ignore_errors=True)
 
 
 def _without_ignored(html: str) -> str:
@@ -183,17 +218,22 @@ class Indexer:
 
 
 def stage(site_dir: Path, staging: Path, pages: Sequence[str]) -> None:
-    """Hard-link (or copy) `pages`, files under `site_dir`, into `staging`."""
+    """Hard-link (or copy) `pages`, files under `site_dir`, into `staging`: each page's
+    view (`VIEWS`) where this build wrote one, else the page."""
     made: set[Path] = set()
+    views = site_dir / VIEWS
     for rel in pages:
         target = staging / rel
         if target.parent not in made:
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
+        source = views / rel
+        if not source.is_file():
+            source = site_dir / rel
         try:
-            os.link(site_dir / rel, target)
+            os.link(source, target)
         except OSError:  # a file system without hard links
-            shutil.copyfile(site_dir / rel, target)
+            shutil.copyfile(source, target)
 
 
 def _staging(site_dir: Path, index: int) -> Path:

@@ -884,3 +884,53 @@ def test_an_edit_build_recycles_the_spare_tree_and_a_full_rebuild_does_not(make_
     config.write_text(config.read_text().replace("Test Summaries!", "Test Summaries"))
     assert build(BuildOptions(root=root)).ok
     _equals_clean(root, root.parent / "clean")
+
+
+def test_pagefind_is_handed_the_pages_without_what_it_ignores(make_site, monkeypatch,
+                                                              tmp_path: Path):
+    """The index made from the views equals the one made from the pages, byte for byte."""
+    from clinsite import search
+
+    staged: dict[str, str] = {}
+    real_stage = search.stage
+
+    def spy(site_dir: Path, staging: Path, pages):
+        real_stage(site_dir, staging, pages)
+        staged.update((rel, (staging / rel).read_text()) for rel in pages)
+
+    monkeypatch.setattr(search, "stage", spy)
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
+    root = make_site(files | {"references/refs.bib": MORE_BIB})
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    site = root / "site"
+    page_html = (site / "summaries/q1/index.html").read_text()
+    view = staged["summaries/q1/index.html"]
+    assert "data-pagefind-ignore" in page_html and "data-pagefind-ignore" not in view
+    assert "Claim 1" in view and len(view) < len(page_html) * 0.9
+    assert view == search.indexed(page_html)[0]
+    assert not list(tmp_path.rglob(search.VIEWS))  # gone before the commit, and not published
+
+    monkeypatch.setattr(search, "write_view", lambda *args: None)  # the pages themselves
+    staged.clear()
+    whole = tmp_path / "whole"
+    assert build(BuildOptions(root=root, out=whole, cache=False, jobs=1)).ok
+    assert staged["summaries/q1/index.html"] == page_html
+    index = {rel: data for rel, data in snapshot(site).items() if rel.startswith("pagefind/")}
+    assert len(index) > 10
+    assert index == {rel: data for rel, data in snapshot(whole).items()
+                     if rel.startswith("pagefind/")}
+
+
+def test_a_shard_is_staged_from_the_views_this_build_wrote_and_else_from_the_pages(tmp_path):
+    from clinsite import search
+
+    site = tmp_path / "out"
+    for rel, text in {"a/index.html": "page a", "b/index.html": "page b"}.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    search.write_view(site, "a/index.html", "view a")
+    search.stage(site, tmp_path / "staging", ["a/index.html", "b/index.html"])
+    assert (tmp_path / "staging/a/index.html").read_text() == "view a"
+    assert (tmp_path / "staging/b/index.html").read_text() == "page b"
+    search.drop_views(site)
+    assert sorted(p.name for p in site.iterdir()) == ["a", "b"]
