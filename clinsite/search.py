@@ -84,6 +84,10 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
 
 _IGNORE_ATTR = "data-pagefind-ignore"
 _TAG_NAME = re.compile(r"<([a-zA-Z][\w-]*)[^<>]*>")
+# One attribute of a start tag, its name in group 1 (HTML's attribute syntax). One
+# separator before the name, not a run: a search tries each start once (linear).
+_ATTRIBUTE = re.compile(
+    r"""[\s/]([^\s"'>/=]++)(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s"'=<>`]++))?+""")
 _TOOLTIP = re.compile(r' title="[^"]*"')  # (a literal start: found by a fast scan)
 # (Linear: no part can run past a "<", which the templates' escaping keeps out of tags.)
 _HEAD_KEPT = re.compile(r"<html\b[^<>]*>|<title>[^<]*</title>|<[^<>]*\sdata-pagefind-[^<>]*>")
@@ -143,9 +147,8 @@ def _without_ignored(html: str) -> str:
         after = found + len(_IGNORE_ATTR)
         start = html.rfind("<", 0, found)
         tag = _TAG_NAME.match(html, start) if start >= 0 else None
-        if tag is None or tag.end() <= found or not html[found - 1].isspace() or \
-                (after < len(html) and (html[after].isalnum() or html[after] in "-_")):
-            found = after  # not this attribute of a tag (e.g. the words in a text)
+        if tag is None or tag.end() <= found or not _ignores(html, tag):
+            found = after  # not an attribute of a tag: words in a text or an attribute value
             continue
         if start < pos:
             found = after  # inside an element already left out
@@ -153,14 +156,22 @@ def _without_ignored(html: str) -> str:
         end = _element_end(html, tag.group(1), tag.end())
         if end is None:
             return html  # not what our templates write: digest everything
-        region = html[tag.end():end]
-        if "data-pagefind-" not in region and "<img" not in region:  # (Pagefind reads an
-            # image for the result even inside an ignored element)
+        region = html[tag.end():end].lower()
+        if "data-pagefind-" not in region and "<img" not in region and "<h1" not in region:
+            # (Pagefind takes a result's image and title from the first <img> and <h1>
+            # even inside an ignored element)
             kept.append(html[pos:start])
             pos = end
         found = after
     kept.append(html[pos:])
     return "".join(kept)
+
+
+def _ignores(html: str, tag: re.Match[str]) -> bool:
+    """Whether the tag has a data-pagefind-ignore attribute (by name: not the words
+    in another attribute's value, such as a link's title)."""
+    return any(attribute.group(1).lower() == _IGNORE_ATTR
+               for attribute in _ATTRIBUTE.finditer(html, tag.end(1), tag.end() - 1))
 
 
 def _element_end(html: str, name: str, start: int) -> int | None:

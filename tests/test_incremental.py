@@ -900,9 +900,13 @@ def test_pagefind_is_handed_the_pages_without_what_it_ignores(make_site, monkeyp
 
     monkeypatch.setattr(search, "stage", spy)
     files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
+    files["content/summaries/q2.md"] = summary(  # words in an attribute are not the attribute
+        body='Claim [@smith2018]; [zebrafinch](https://example.org/x "data-pagefind-ignore").\n',
+        title="Question 2?")
     root = make_site(files | {"references/refs.bib": MORE_BIB})
     assert build(BuildOptions(root=root, jobs=1)).ok
     site = root / "site"
+    assert ">zebrafinch</a>" in staged["summaries/q2/index.html"]
     page_html = (site / "summaries/q1/index.html").read_text()
     view = staged["summaries/q1/index.html"]
     assert "data-pagefind-ignore" in page_html and "data-pagefind-ignore" not in view
@@ -934,3 +938,44 @@ def test_a_shard_is_staged_from_the_views_this_build_wrote_and_else_from_the_pag
     assert (tmp_path / "staging/b/index.html").read_text() == "page b"
     search.drop_views(site)
     assert sorted(p.name for p in site.iterdir()) == ["a", "b"]
+
+
+def test_the_view_keeps_what_pagefind_reads_inside_an_ignored_element():
+    from clinsite.search import indexed
+
+    def view(html: str) -> str:
+        return indexed(html)[0]
+
+    assert view('<p>a</p><div data-pagefind-ignore><p>refs</p></div><p>b</p>') == \
+        '<p>a</p><p>b</p>'
+    assert view('<div data-pagefind-ignore="all" class="x">r</div>b') == 'b'
+    for kept in ('<a href="x" title="how data-pagefind-ignore works">zebrafinch</a>',
+                 "<a title='data-pagefind-ignore'>w</a>",
+                 '<a data-pagefind-ignored>w</a>',
+                 '<a   href="x"\n  title = \'data-pagefind-ignore\'  >w</a>',
+                 '<p>the data-pagefind-ignore attribute</p>',
+                 '<div data-pagefind-ignore><h1>Title</h1></div>',  # Pagefind's title
+                 '<div data-pagefind-ignore><H1>Title</H1></div>',
+                 '<div data-pagefind-ignore><IMG src="a.png" alt="x"></div>',  # its image
+                 '<div data-pagefind-ignore><span DATA-PAGEFIND-FILTER="tag:x"></span></div>'):
+        assert view(f"<main>{kept}</main>") == f"<main>{kept}</main>", kept
+
+
+def test_a_view_left_in_the_spare_tree_by_hand_is_never_staged(make_site, tmp_path: Path):
+    from clinsite import search
+
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
+    root = make_site(files | {"references/refs.bib": MORE_BIB})
+    target = root / "content/summaries/q2.md"
+    assert build(BuildOptions(root=root)).ok
+    target.write_text(target.read_text() + "\nEdit one [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    planted = root / f".site.clinsite-spare/{search.VIEWS}/summaries/q0/index.html"
+    planted.parent.mkdir(parents=True)
+    planted.write_text('<html lang="en"><head><title>x</title></head><body><main '
+                       'data-pagefind-body><h1>Q</h1><p>staleviewword</p></main></body></html>')
+    target.write_text(target.read_text() + "\nEdit two [@smith2018].\n")
+    assert build(BuildOptions(root=root)).ok
+    assert not _holds(root / "site/pagefind", "staleviewword")
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False)).ok
+    assert snapshot(root / "site") == snapshot(tmp_path / "clean")
