@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import shutil
 import stat
@@ -112,6 +113,13 @@ def _exchange(a: Path, b: Path) -> bool:
 # starts before it is done simply finishes the job in `recover`.
 BACKGROUND_CLEANUP = 4000
 
+# What a recycled tree replaces is not deleted on the build's path but moved into a
+# trash folder beside it (a rename, about 0.04 ms) and deleted after the build: deleting
+# a file's last link frees its blocks, about 0.25 ms a file on ext4, and after a full
+# rebuild the first edit build replaced every file of the spare (3.3 s at N = 2,000).
+# Starting from an empty folder instead is no cheaper: creating the 2,000 page folders
+# takes 0.5-0.8 ms each.
+
 
 def _remove(folder: Path, *, large: bool) -> None:
     if large and shutil.which("rm"):
@@ -149,9 +157,18 @@ def _real_tree(top: Path) -> tuple[list[str], list[str]]:
 
 def _discard(folder: Path, out: Path) -> None:
     """Rename `folder` out of the way at once, then delete it (in the background if large)."""
-    gone = out.parent / f".{out.name}{_GONE}{os.getpid()}-{time.monotonic_ns()}"
+    _remove(_set_aside(folder, out), large=True)
+
+
+def _set_aside(folder: Path, out: Path) -> Path:
+    """Rename `folder` out of the way (a name `recover` deletes); its new path."""
+    gone = _set_aside_name(out)
     os.replace(folder, gone)
-    _remove(gone, large=True)
+    return gone
+
+
+def _set_aside_name(out: Path) -> Path:
+    return out.parent / f".{out.name}{_GONE}{os.getpid()}-{time.monotonic_ns()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +286,8 @@ class SiteWriter:
         self._made: set[str] = set()  # folders known to exist in tmp
         self._fresh: set[str] = set()  # files this writer (re)created: not the live tree's
         self._journal_path = journal
+        self._trash: Path | None = None  # what the build replaced, deleted after it
+        self._retired = itertools.count()
         self._remember_trees = remember and not out.is_symlink()
         # `known`: the journal and live tree a caller has just read and checked.
         journal_read, live = known if known is not None else (None, None)
@@ -284,6 +303,8 @@ class SiteWriter:
         #: When not None, the new tree holds exactly these files, each the live tree's own.
         self.mirror: frozenset[str] | None = None
         if self.recycled:
+            self._trash = _set_aside_name(out)
+            self._trash.mkdir()
             usable = (self._live is not None and journal_read is not None
                       and len(journal_read.trees) == 2 and _matches(spare, journal_read.trees[0]))
             os.replace(spare, self.tmp)  # from here on, a killed build leaves only a tmp folder
@@ -299,7 +320,7 @@ class SiteWriter:
             if spare.is_symlink():
                 spare.unlink()
             elif spare.exists():
-                _discard(spare, out)
+                self._trash = _set_aside(spare, out)  # (deleted once the build is over)
             self.tmp.mkdir()
 
     def _catch_up(self, live: Tree) -> bool:
@@ -310,12 +331,7 @@ class SiteWriter:
         try:
             for rel in sorted(live.delta):
                 target = os.path.join(tmp, rel)
-                try:
-                    os.unlink(target)
-                except FileNotFoundError:
-                    pass
-                except IsADirectoryError:
-                    shutil.rmtree(target)
+                self._retire(target)
                 if rel in live.files:
                     self.make_folder(rel.rpartition("/")[0])
                     os.link(os.path.join(out, rel), target)
@@ -334,13 +350,14 @@ class SiteWriter:
         self.make_folder(rel.rpartition("/")[0])
         target = os.path.join(self.tmp, *pure.parts)
         if self.recycled:
-            try:
-                os.unlink(target)  # never write into a file the live tree may share
-            except FileNotFoundError:
-                pass
-            except IsADirectoryError:
-                shutil.rmtree(target)
+            self._retire(target)  # never write into a file the live tree may share
         return target
+
+    def _retire(self, path: str) -> None:
+        """Move `path` (a file or folder of the recycled tree, if there) into the trash."""
+        assert self._trash is not None
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(path, os.path.join(self._trash, f"{os.getpid()}-{next(self._retired)}"))
 
     def make_folder(self, rel: str) -> None:
         """Make sure folder `rel` ('' for the top) exists in the new tree (a recycled
@@ -348,7 +365,7 @@ class SiteWriter:
         if rel not in self._made:
             path = os.path.join(self.tmp, rel)
             if self.recycled and rel and os.path.isfile(path):
-                os.unlink(path)  # a file where this build wants a folder
+                self._retire(path)  # a file where this build wants a folder
             os.makedirs(path, exist_ok=True)
             self._made.add(rel)
 
@@ -418,6 +435,7 @@ class SiteWriter:
             else:
                 _remove(old, large=len(self.written) > BACKGROUND_CLEANUP)
         self._remember(fresh)
+        self._empty_trash()
 
     def _remember(self, fresh: Iterable[str]) -> None:
         """Write the journal: the tree now spare (if it was still as remembered) and the
@@ -447,3 +465,9 @@ class SiteWriter:
     def abort(self) -> None:
         """Drop the temporary tree; the previous output is untouched."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self._empty_trash()
+
+    def _empty_trash(self) -> None:
+        if self._trash is not None:
+            _remove(self._trash, large=True)
+            self._trash = None

@@ -851,41 +851,6 @@ def test_a_new_manifest_field_comes_with_a_new_cache_format():
         "tree", "shared", "citing", "version", "format"])
 
 
-def test_an_edit_build_recycles_the_spare_tree_and_a_full_rebuild_does_not(make_site,
-                                                                            monkeypatch):
-    from clinsite import pipeline
-    from clinsite.writer import SiteWriter
-
-    recycled: list[bool] = []
-
-    class Spy(SiteWriter):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            recycled.append(self.recycled)
-
-    monkeypatch.setattr(pipeline, "SiteWriter", Spy)
-    files = {f"content/summaries/q{i}.md": page(i) for i in range(4)}
-    root = make_site(files | {"references/refs.bib": MORE_BIB})
-    target = root / "content/summaries/q2.md"
-    spare = root / ".site.clinsite-spare"
-    assert build(BuildOptions(root=root)).ok  # no spare yet
-    for n in range(2):
-        target.write_text(target.read_text() + f"\nEdit {n} [@smith2018].\n")
-        assert build(BuildOptions(root=root)).ok
-    assert recycled == [False, False, True]  # the first edit made the spare, the second used it
-    config = root / "site.yaml"
-    config.write_text(config.read_text().replace("Test Summaries", "Test Summaries!"))
-    assert build(BuildOptions(root=root)).ok  # every page again: the spare is discarded
-    assert build(BuildOptions(root=root, cache=False)).ok  # a clean build starts afresh too
-    target.write_text(target.read_text() + "\nEdit 3 [@smith2018].\n")
-    assert build(BuildOptions(root=root)).ok
-    assert recycled == [False, False, True, False, False, False]
-    assert spare.is_dir()  # each build still leaves the tree it replaced as the next spare
-    config.write_text(config.read_text().replace("Test Summaries!", "Test Summaries"))
-    assert build(BuildOptions(root=root)).ok
-    _equals_clean(root, root.parent / "clean")
-
-
 def test_pagefind_is_handed_the_pages_without_what_it_ignores(make_site, monkeypatch,
                                                               tmp_path: Path):
     """The index made from the views equals the one made from the pages, byte for byte."""

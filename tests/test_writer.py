@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from clinsite.writer import (
@@ -177,6 +179,10 @@ def test_a_build_killed_while_recycling_leaves_the_live_tree(tmp_path):
     w.write("index.html", "half")  # ...and the process dies here
     assert (out / "index.html").read_text() == "two"
     recover(out)
+    for _ in range(100):  # (what the dead build had moved aside goes in the background)
+        if sorted(p.name for p in tmp_path.iterdir()) == ["site"]:
+            break
+        time.sleep(0.1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
     w = SiteWriter(out)  # no spare: an empty folder, as before the first build
     assert not w.recycled and not any(w.tmp.iterdir())
@@ -330,3 +336,30 @@ def test_a_journal_with_an_unsafe_path_is_not_used(tmp_path):
                    saved.trees[-1].delta | {"../outside.html"})
     journal.write_bytes(pickle.dumps(Journal(saved.out, (saved.trees[0], spoiled))))
     assert read_journal(journal, out) is None
+
+
+def test_what_a_recycled_tree_replaces_is_moved_aside_and_deleted_after_the_build(
+        tmp_path, monkeypatch):
+    import os
+
+    import clinsite.writer as writer_mod
+
+    removed: list[tuple[str, list[str]]] = []
+
+    def remove(folder, *, large):
+        removed.append((folder.name, sorted(p.name for p in folder.iterdir())))
+
+    monkeypatch.setattr(writer_mod, "_remove", remove)
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    pages = [f"p{i}/index.html" for i in range(30)]
+    _build(out, journal, {rel: "1" for rel in pages})
+    _build(out, journal, {rel: "2" for rel in pages})  # every file differs from the spare
+    removed.clear()
+    w = _build(out, journal, {pages[0]: "3"} | {rel: None for rel in pages[1:]})
+    assert w.recycled and w.mirror == set(pages)  # caught up, however large the difference
+    # The spare's 30 old copies (catching up) and the live tree's page 0 (rewritten): moved
+    # into one folder beside the output, handed to the background deletion at the commit.
+    [(name, trash)] = removed
+    assert name.startswith(".site.clinsite-gone-") and len(trash) == 31
+    assert all(entry.startswith(f"{os.getpid()}-") for entry in trash)
+    assert _tree(out) == {MARKER: MARKER_TEXT, pages[0]: b"3"} | {rel: b"2" for rel in pages[1:]}
