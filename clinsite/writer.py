@@ -9,7 +9,8 @@ The output is double-buffered: the tree a build replaces is kept beside --out
 as the *spare*, and the next build starts from it instead of from an empty
 folder, so that unchanged files (hard links shared with the live tree) and
 folders need no work at all. A file is never written in place in the spare:
-it is unlinked first, so the live tree's copy of it is never touched.
+it is moved aside first (into a trash folder deleted after the build), so the
+live tree's copy of it is never touched.
 Whatever the spare holds that the build did not produce is swept before the
 exchange. A build killed while updating the spare leaves only a temporary
 folder, which the next build removes.
@@ -33,7 +34,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -168,7 +168,15 @@ def _set_aside(folder: Path, out: Path) -> Path:
 
 
 def _set_aside_name(out: Path) -> Path:
-    return out.parent / f".{out.name}{_GONE}{os.getpid()}-{time.monotonic_ns()}"
+    """A new name beside `out` that `recover` deletes: as short as the temporary tree's
+    while this process has none (a longer name could pass the file system's limit where
+    the output's own name is close to it)."""
+    base = out.parent / f".{out.name}{_GONE}{os.getpid()}"
+    name, count = base, 0
+    while os.path.lexists(name):  # (this process's earlier one, still being deleted)
+        count += 1
+        name = base.with_name(f"{base.name}-{count}")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,8 +364,17 @@ class SiteWriter:
     def _retire(self, path: str) -> None:
         """Move `path` (a file or folder of the recycled tree, if there) into the trash."""
         assert self._trash is not None
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.rename(path, os.path.join(self._trash, f"{os.getpid()}-{next(self._retired)}"))
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return  # nothing to move
+            # The trash is gone (deleted by another build's `recover`): delete in place,
+            # never leave a file the live tree may share to be written into.
+            try:
+                os.unlink(path)
+            except IsADirectoryError:
+                shutil.rmtree(path)
 
     def make_folder(self, rel: str) -> None:
         """Make sure folder `rel` ('' for the top) exists in the new tree (a recycled

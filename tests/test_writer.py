@@ -363,3 +363,30 @@ def test_what_a_recycled_tree_replaces_is_moved_aside_and_deleted_after_the_buil
     assert name.startswith(".site.clinsite-gone-") and len(trash) == 31
     assert all(entry.startswith(f"{os.getpid()}-") for entry in trash)
     assert _tree(out) == {MARKER: MARKER_TEXT, pages[0]: b"3"} | {rel: b"2" for rel in pages[1:]}
+
+
+def test_a_write_never_reaches_the_live_tree_when_the_trash_is_gone(tmp_path):
+    """Another build's `recover` may delete this build's trash folder: the recycled copy,
+    a hard link of the live tree's file, is then deleted in place before the write."""
+    import shutil
+
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    _build(out, journal, {"a.html": "1", "b.html": "1"})
+    _build(out, journal, {"a.html": "2", "b.html": "2"})
+    _build(out, journal, {"a.html": "3", "b.html": None})
+    w = SiteWriter(out, journal=journal)
+    assert w.mirror == {"a.html", "b.html"}
+    assert (w.tmp / "b.html").stat().st_ino == (out / "b.html").stat().st_ino
+    shutil.rmtree(w._trash)
+    w.write("b.html", "not committed")
+    w.abort()
+    assert (out / "b.html").read_text() == "2"
+
+
+def test_the_trash_name_is_no_longer_than_needed(tmp_path):
+    out = tmp_path / ("s" * 220)  # near the 255-byte limit of a file name
+    for text in ("1", "2", "3", "4"):
+        w = SiteWriter(out)
+        w.write("index.html", text)
+        w.commit()
+    assert (out / "index.html").read_text() == "4" and w.recycled
