@@ -78,9 +78,12 @@ def assign_shards(pages: Iterable[str]) -> list[list[str]]:
 # index some: data-pagefind-index-attrs) and the head's metadata, so a changed reference
 # title — which re-renders every page citing it (reference list, citation tooltips,
 # citation_reference tags) — need not re-index their shards. An ignored element that
-# holds other Pagefind attributes (filters, metadata: processed even there) is kept, and
-# anything that does not parse as expected is digested whole: a wrong guess can only
-# cost a re-index, and the incremental == clean tests compare the index byte for byte.
+# holds other Pagefind attributes (filters, metadata: processed even there), an <img> or
+# an <h1> (a result's image and title) is kept, and anything that does not parse as
+# expected is kept whole. The page without its ignored elements is also what Pagefind is
+# handed (VIEWS), so a wrong guess here would change the index itself, not only when it
+# is remade; the incremental == clean tests compare the index byte for byte, and a test
+# compares an index made from views with one made from whole pages.
 
 _IGNORE_ATTR = "data-pagefind-ignore"
 _TAG_NAME = re.compile(r"<([a-zA-Z][\w-]*)[^<>]*>")
@@ -91,11 +94,6 @@ _ATTRIBUTE = re.compile(
 _TOOLTIP = re.compile(r' title="[^"]*"')  # (a literal start: found by a fast scan)
 # (Linear: no part can run past a "<", which the templates' escaping keeps out of tags.)
 _HEAD_KEPT = re.compile(r"<html\b[^<>]*>|<title>[^<]*</title>|<[^<>]*\sdata-pagefind-[^<>]*>")
-
-
-def indexed_digest(html: str) -> str:
-    """A digest of what Pagefind reads of `html`."""
-    return indexed(html)[1]
 
 
 def indexed(html: str) -> tuple[str, str]:

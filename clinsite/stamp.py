@@ -18,12 +18,14 @@ therefore never trusted ("racy"), and the next build does the full check.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import site
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +147,23 @@ def _walk(base: Path, rel_root: str) -> list[tuple[str, int, int, int, int, bool
               st.st_ctime_ns, top_is_dir)]
     if not top_is_dir:
         return found
-    pending = [(str(base), rel_root)]
+    for name, entry in _entries(str(base), rel_root):
+        try:
+            st = entry.stat()
+            is_dir = entry.is_dir()
+        except OSError:
+            found.append((name, -1, 0, 0, 0, False))  # e.g. a dangling link
+            continue
+        found.append((name, 0 if is_dir else st.st_size, st.st_mtime_ns, st.st_ino,
+                      st.st_ctime_ns, is_dir))
+    found.sort()
+    return found
+
+
+def _entries(top: str, rel_top: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(relative path, entry) of everything under folder `top` but `__pycache__`,
+    depth first; folders (links followed) are entered, unreadable ones skipped."""
+    pending = [(top, rel_top)]
     while pending:
         folder, rel = pending.pop()
         try:
@@ -153,21 +171,13 @@ def _walk(base: Path, rel_root: str) -> list[tuple[str, int, int, int, int, bool
         except OSError:
             continue
         for entry in entries:
-            name = f"{rel}/{entry.name}"
             if entry.name == "__pycache__":
                 continue
-            try:
-                st = entry.stat()
-                is_dir = entry.is_dir()
-            except OSError:
-                found.append((name, -1, 0, 0, 0, False))  # e.g. a dangling link
-                continue
-            found.append((name, 0 if is_dir else st.st_size, st.st_mtime_ns, st.st_ino,
-                          st.st_ctime_ns, is_dir))
-            if is_dir:
-                pending.append((entry.path, name))
-    found.sort()
-    return found
+            name = f"{rel}/{entry.name}"
+            yield name, entry
+            with contextlib.suppress(OSError):  # (a dangling link: False, not an error)
+                if entry.is_dir():
+                    pending.append((entry.path, name))
 
 
 def _out_dirs(out: Path) -> tuple[tuple[str, int, int], ...]:
@@ -182,25 +192,14 @@ def _out_dirs(out: Path) -> tuple[tuple[str, int, int], ...]:
     # As `_walk` would find them, without a `stat` of every file (the output holds two or
     # three files a folder): half the time, a tenth of a second at 2,000 pages.
     found = [(".", st.st_mtime_ns, st.st_ino)]
-    pending = [(str(out), ".")]
-    while pending:
-        folder, rel = pending.pop()
+    for name, entry in _entries(str(out), "."):
         try:
-            entries = list(os.scandir(folder))
+            if not entry.is_dir():  # (links followed, as `_walk` does)
+                continue
+            st = entry.stat()
         except OSError:
             continue
-        for entry in entries:
-            if entry.name == "__pycache__":
-                continue
-            try:
-                if not entry.is_dir():  # (links followed, as `_walk` does)
-                    continue
-                st = entry.stat()
-            except OSError:
-                continue
-            name = f"{rel}/{entry.name}"
-            found.append((name, st.st_mtime_ns, st.st_ino))
-            pending.append((entry.path, name))
+        found.append((name, st.st_mtime_ns, st.st_ino))
     found.sort()
     return tuple(found)
 
