@@ -38,7 +38,7 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 14
+_FORMAT = 15  # (15: merged search shards hold no WebAssembly of their own)
 
 
 def _pickle_by_constructor(*classes: type) -> None:

@@ -34,7 +34,10 @@ BUNDLE = "pagefind"
 ONE_INDEX_PAGES = 200
 SHARD_PAGES = 64
 MAX_SHARDS = 32
-# What a merged (non-primary) shard needs; the UI scripts live in the primary bundle.
+# What a merged (non-primary) shard needs: its entry, meta, index chunks, fragments and
+# filters. The UI scripts and the WebAssembly live in the primary bundle only: Pagefind's
+# `mergeIndex` starts a merged index with `load_wasm: false` on the primary's module, so a
+# shard's own wasm files (140 KB a shard) would never be fetched.
 _SHARD_FILES = ("pagefind-entry.json", "index", "fragment", "filter")
 
 
@@ -285,7 +288,7 @@ def index_site(site_dir: Path, bundle: Path, *, primary: bool = True) -> Diagnos
     try:
         if not primary:
             for path in bundle.iterdir():
-                if not (path.name in _SHARD_FILES or path.suffix in (".pf_meta", ".pagefind")):
+                if not (path.name in _SHARD_FILES or path.suffix == ".pf_meta"):
                     path.unlink()
         canonicalise(bundle)
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:

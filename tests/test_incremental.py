@@ -194,6 +194,10 @@ def test_sharded_search_is_reindexed_only_where_pages_changed(make_site, monkeyp
                     for p in site.glob("pagefind/**/pagefind-entry.json"))
     assert shards == ["pagefind", "pagefind/shard-1", "pagefind/shard-2", "pagefind/shard-3"]
     assert not (site / "pagefind/shard-1/pagefind-ui.js").exists()  # the UI: primary only
+    # and the WebAssembly too: a merged index runs on the primary's module
+    assert sorted(p.name for p in (site / "pagefind").glob("*.pagefind")) == [
+        "wasm.en.pagefind", "wasm.unknown.pagefind"]
+    assert not [p for s in shards[1:] for p in (site / s).rglob("*") if "wasm" in p.name]
     search_page = (site / "search/index.html").read_text()
     assert ('data-search-shards="../pagefind/shard-1/ ../pagefind/shard-2/ '
             '../pagefind/shard-3/"') in search_page
@@ -848,7 +852,7 @@ def test_a_new_manifest_field_comes_with_a_new_cache_format():
 
     from clinsite import cache
 
-    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)]) == (14, [
+    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)]) == (15, [
         "site", "out", "pages", "search", "references", "html_pages", "listings", "parts",
         "tree", "shared", "citing", "version", "format"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,9 +22,12 @@ def results(browser, url: str) -> list[tuple[str, str]]:
         page.close()
 
 
-def result_pages(browser, url: str) -> list[str]:
-    """The page of each search result, in rank order (one per result, not per sub-result)."""
+def result_pages(browser, url: str, requested: list[str] | None = None) -> list[str]:
+    """The page of each search result, in rank order (one per result, not per sub-result).
+    `requested`, if given, receives the path of every request the page made."""
     page = browser.new_page()
+    if requested is not None:
+        page.on("request", lambda request: requested.append(urlsplit(request.url).path))
     try:
         page.goto(url)
         page.wait_for_selector(".pagefind-ui__result-link", timeout=15000)
@@ -82,8 +86,9 @@ def test_a_sharded_index_searches_every_shard(browser, sharded_site: Path):
     bundles = sorted(p.parent.name for p in
                      (sharded_site / "clinical/pagefind").glob("**/pagefind-entry.json"))
     assert len(bundles) >= 2 and bundles[-1].startswith("shard-")
+    requested: list[str] = []
     with serve(sharded_site) as origin:
-        one = result_pages(browser, origin + "/clinical/search/?q=pyrophosphate")
+        one = result_pages(browser, origin + "/clinical/search/?q=pyrophosphate", requested)
         many = result_pages(browser, origin + "/clinical/search/?q=valacyclovir")
     # The page with the word comes first. (A shard without the word answers with
     # Pagefind's longest-prefix fallback, ranked below: docs/citing-and-search.md.)
@@ -95,3 +100,9 @@ def test_a_sharded_index_searches_every_shard(browser, sharded_site: Path):
             "/clinical/summaries/cold-sore-not-settling-on-valacyclovir/",
             "/clinical/summaries/cold-sore-patient-guide/"} <= found
     assert len(found) == len(many)
+    # Every shard's index is read, on the primary's WebAssembly: the shards have none.
+    entries = {"/clinical/pagefind/" + ("" if b == "pagefind" else b + "/") +
+               "pagefind-entry.json" for b in bundles}
+    assert {p for p in requested if p.endswith("/pagefind-entry.json")} == entries
+    assert {p for p in requested if p.endswith(".pagefind")} == {
+        "/clinical/pagefind/wasm.en.pagefind"}
