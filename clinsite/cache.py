@@ -11,7 +11,6 @@ it (or `--no-cache`) gives a clean build, never a different one.
 
 from __future__ import annotations
 
-import contextlib
 import copyreg
 import dataclasses
 import hashlib
@@ -345,32 +344,9 @@ def reusable(entry: Entry | None, source: str, deps: str, previous_out: Path) ->
 
 def link_outputs(outputs: Iterable[str], previous_out: Path, writer: SiteWriter) -> None:
     """Hard-link (or copy) reused files into the writer's new output."""
-    old, new = str(previous_out), str(writer.tmp)
+    old = str(previous_out)
     for rel in outputs:
-        writer.make_folder(rel.rpartition("/")[0])
-        source, target = os.path.join(old, rel), os.path.join(new, rel)
-        try:
-            os.link(source, target)
-        except FileExistsError:  # a recycled tree (clinsite.writer): often the same file
-            if os.stat(source).st_ino != os.stat(target).st_ino:
-                os.unlink(target)
-                _link_or_copy(source, target)
-        except OSError:
-            _copy(source, target)
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        _copy(source, target)
-
-
-def _copy(source: str, target: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(target)  # a new file: never write into one the live tree may share
-    with open(source, "rb") as handle, open(target, "wb") as copy:
-        copy.write(handle.read())
+        writer.link(rel, os.path.join(old, rel))
 
 
 def page_deps(record: PageRecord, ref_digests: Mapping[str, str], related: object,

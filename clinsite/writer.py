@@ -256,6 +256,20 @@ def _safe_paths(paths: list[str]) -> bool:
     return "//" not in parts and "/./" not in parts and "/../" not in parts
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        _copy(source, target)
+
+
+def _copy(source: str, target: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target)  # a new file: never write into one the live tree may share
+    with open(source, "rb") as handle, open(target, "wb") as copy:
+        copy.write(handle.read())
+
+
 def _prune(top: Path, rel: str) -> None:
     """Remove folder `rel` under `top` and its parents while they are empty."""
     while rel:
@@ -389,6 +403,28 @@ class SiteWriter:
         target = self._target(rel)
         with open(target, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+    def link(self, rel: str, source: str) -> None:
+        """Put a hard link of `source` (a file of the live tree, reused by this build) at
+        `rel` in the new tree, or a copy where hard links fail. A different file that a
+        recycled tree holds there is moved aside first, like anything a build replaces
+        (`_retire`): after a build whose tree the journal does not know (`--no-cache`),
+        the first build that recycles it replaces every file it reuses (8,000 at
+        N = 2,000: 1.8 s of `unlink`)."""
+        self.make_folder(rel.rpartition("/")[0])
+        target = os.path.join(self.tmp, rel)
+        try:
+            os.link(source, target)
+        except FileExistsError:  # a recycled tree's copy: often the very same file
+            if os.stat(source).st_ino == os.stat(target).st_ino:
+                return
+            if self._trash is not None:
+                self._retire(target)
+            else:
+                os.unlink(target)
+            _link_or_copy(source, target)
+        except OSError:
+            _copy(source, target)
 
     def copy(self, rel: str, source: Path) -> None:
         target = self._target(rel)

@@ -365,6 +365,38 @@ def test_what_a_recycled_tree_replaces_is_moved_aside_and_deleted_after_the_buil
     assert _tree(out) == {MARKER: MARKER_TEXT, pages[0]: b"3"} | {rel: b"2" for rel in pages[1:]}
 
 
+def test_reusing_files_over_a_tree_the_journal_does_not_know_moves_its_files_aside(
+        tmp_path, monkeypatch):
+    """After a build without the journal (`--no-cache`), the spare is walked, and each file
+    a reused page replaces in it is moved into the trash (a rename), not deleted on the
+    build's path (0.22 ms a file on this project's disk: 1.8 s at N = 2,000)."""
+    import os
+
+    import clinsite.writer as writer_mod
+
+    removed: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(writer_mod, "_remove", lambda folder, *, large: removed.append(
+        (folder.name, sorted(p.name for p in folder.iterdir()))))
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    pages = [f"p{i}/index.html" for i in range(30)]
+    _build(out, journal, {rel: "1" for rel in pages})
+    _build(out, journal, {rel: "2" for rel in pages}, remember=False)
+    removed.clear()
+    w = SiteWriter(out, journal=journal)
+    assert w.recycled and w.mirror is None  # the spare is walked, not caught up
+    for rel in pages:
+        w.link(rel, str(out / rel))
+    w.link(pages[0], str(out / pages[0]))  # (already the live tree's file: nothing to do)
+    w.sweep(set(pages))
+    live = {rel: (out / rel).stat().st_ino for rel in pages}
+    w.commit()
+    [(name, trash)] = removed
+    assert name.startswith(".site.clinsite-gone-") and len(trash) == 30
+    assert all(entry.startswith(f"{os.getpid()}-") for entry in trash)
+    assert {rel: (out / rel).stat().st_ino for rel in pages} == live  # the same files
+    assert _tree(out) == {MARKER: MARKER_TEXT} | {rel: b"2" for rel in pages}
+
+
 def test_a_write_never_reaches_the_live_tree_when_the_trash_is_gone(tmp_path):
     """Another build's `recover` may delete this build's trash folder: the recycled copy,
     a hard link of the live tree's file, is then deleted in place before the write."""
