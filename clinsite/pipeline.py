@@ -176,7 +176,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         search.drop_views(writer.tmp)  # (a recycled tree holds none, unless made by hand)
     output = Output(writer)
     indexer = search.Indexer(writer.tmp if writer is not None else Path(),
-                             options.jobs or default_jobs())
+                             options.jobs or default_jobs(),
+                             writer.set_aside if writer is not None else None)
     try:
         # 7. Every page, in parallel; pages go straight into the temporary output (a
         #    failed build discards it), and templates run even when content has errors,
@@ -206,7 +207,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                 report.errors or (options.strict and report.warnings)):
             plan.start_search(shards, records, writer, indexer)
         if writer is not None:
-            search.drop_views(writer.tmp)  # (every shard is staged: none is needed now)
+            writer.set_aside(search.VIEWS)  # (every shard is staged: none is needed now)
         known = cache.load_citing(root, plan.manifest) if plan.usable() else None
         try:
             citing = emit_listings(

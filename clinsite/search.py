@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +196,12 @@ class Indexer:
     system calls waited for the interpreter lock (up to 5 ms each: half a second for a
     300-page shard at N = 10,000)."""
 
-    def __init__(self, site_dir: Path, jobs: int) -> None:
+    def __init__(self, site_dir: Path, jobs: int,
+                 set_aside: Callable[[str], None] | None = None) -> None:
         self.site_dir = site_dir
+        # How a shard's staging folder leaves `site_dir` once indexed (a name in it; by
+        # default it is deleted): clinsite.writer.SiteWriter.set_aside
+        self.set_aside = set_aside
         self.jobs = max(1, min(jobs, 4))
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: list[concurrent.futures.Future[Diagnostic | None]] = []
@@ -215,7 +219,8 @@ class Indexer:
             return
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.jobs, "pagefind")
-        self._pending.append(self._pool.submit(_index_staged, self.site_dir, index, staging))
+        self._pending.append(self._pool.submit(_index_staged, self.site_dir, index, staging,
+                                               self.set_aside))
 
     def wait(self) -> list[Diagnostic]:
         """The problems of every shard submitted so far, once all are done (all of them,
@@ -252,13 +257,16 @@ def _staging(site_dir: Path, index: int) -> Path:
     return site_dir / f".clinsite-search-{index}"
 
 
-def _index_staged(site_dir: Path, index: int, staging: Path) -> Diagnostic | None:
+def _index_staged(site_dir: Path, index: int, staging: Path,
+                  set_aside: Callable[[str], None] | None = None) -> Diagnostic | None:
     try:
         return index_site(staging, site_dir / shard_dir(index), primary=index == 0)
     except OSError as exc:
         return _failure(exc)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if set_aside is not None:
+            set_aside(staging.name)
+        shutil.rmtree(staging, ignore_errors=True)  # (unless set aside)
 
 
 def _failure(exc: OSError) -> Diagnostic:

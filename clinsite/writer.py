@@ -34,6 +34,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -303,6 +304,7 @@ class SiteWriter:
         self._journal_path = journal
         self._trash: Path | None = None  # what the build replaced, deleted after it
         self._retired = itertools.count()
+        self._trash_lock = threading.Lock()  # (set_aside may be called from several threads)
         self._remember_trees = remember and not out.is_symlink()
         # `known`: the journal and live tree a caller has just read and checked.
         journal_read, live = known if known is not None else (None, None)
@@ -387,6 +389,23 @@ class SiteWriter:
                 os.unlink(path)
             except IsADirectoryError:
                 shutil.rmtree(path)
+
+    def set_aside(self, rel: str) -> None:
+        """Take `rel`, a file or folder of the new tree that is not output (the search
+        index's working copies), out of it at once: it is renamed into the trash, which is
+        deleted after the build, instead of being deleted on the build's path (0.45 s for
+        the 2,000 page copies of a clean build at N = 2,000). Safe from several threads."""
+        path = os.path.join(self.tmp, rel)
+        if not os.path.lexists(path):
+            return
+        try:
+            with self._trash_lock:
+                if self._trash is None:
+                    self._trash = _set_aside_name(self.out)
+                    self._trash.mkdir()
+            self._retire(path)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
 
     def make_folder(self, rel: str) -> None:
         """Make sure folder `rel` ('' for the top) exists in the new tree (a recycled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -211,6 +212,39 @@ def test_sharded_search_is_reindexed_only_where_pages_changed(make_site, monkeyp
     clean = tmp_path / "clean"
     assert build(BuildOptions(root=root, out=clean, cache=False)).ok
     assert snapshot(site) == snapshot(clean)
+
+
+def test_the_search_working_copies_are_moved_aside_not_deleted(make_site, monkeypatch):
+    """The pages' views and each shard's staging folder leave the new tree by a rename into
+    the trash (deleted after the build), in a clean build and in an edit build."""
+    import clinsite.writer as writer_mod
+    from clinsite import search
+
+    trashed: list[list[str]] = []
+
+    def remove(folder: Path, *, large: bool) -> None:
+        trashed.append(sorted(p.relative_to(folder).as_posix() for p in folder.glob("*/*")))
+        shutil.rmtree(folder)
+
+    monkeypatch.setattr(writer_mod, "_remove", remove)
+    monkeypatch.setattr(search, "ONE_INDEX_PAGES", 0)
+    monkeypatch.setattr(search, "SHARD_PAGES", 2)  # 7 summaries + 1 page: 4 shards
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root)).ok
+    [moved] = trashed
+    # (each entry is named by the process and a count; what is inside it tells them apart)
+    assert sum(1 for rel in moved if rel.endswith("/summaries")) == 5  # views + 4 shards
+    site = root / "site"
+    assert not [p for p in site.rglob("*") if p.name.startswith(".clinsite-search")]
+    target = root / "content/summaries/q3.md"
+    target.write_text(target.read_text() + "\nAnother claim [@smith2018].\n")
+    trashed.clear()
+    assert build(BuildOptions(root=root)).ok
+    [moved] = trashed
+    assert sum(1 for rel in moved if rel.endswith("/summaries")) == 2  # views + 1 shard
+    assert not [p for p in site.rglob("*") if p.name.startswith(".clinsite-search")]
 
 
 def _holds(bundle: Path, text: str) -> bool:
