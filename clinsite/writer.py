@@ -533,11 +533,13 @@ class SiteWriter:
         persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees))
 
     def abort(self) -> None:
-        """Drop the temporary tree; the previous output is untouched."""
+        """Drop the temporary tree and the trash, before returning: the previous output is
+        untouched, and nothing of this build is left beside it."""
         shutil.rmtree(self.tmp, ignore_errors=True)
-        self._empty_trash()
+        self._empty_trash(wait=True)
 
-    def _empty_trash(self) -> None:
+    def _empty_trash(self, *, wait: bool = False) -> None:
+        """Delete the trash: in the background (a detached `rm -rf`) unless `wait`."""
         if self._trash is not None:
-            _remove(self._trash, large=True)
+            _remove(self._trash, large=not wait)
             self._trash = None

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from clinsite.cli import cli
@@ -136,6 +137,11 @@ def test_strict_build_fails_on_warning_and_keeps_site(make_site, runner):
     ok = runner.invoke(cli, ["build", "--root", str(root)])
     assert ok.exit_code == 0, ok.output
     before = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
+    # (A build's trash, beside the output, is deleted in the background after it: wait.)
+    deadline = time.monotonic() + 20
+    while any(".clinsite-gone-" in p.name for p in root.iterdir()) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
     (root / "content/summaries/q.md").write_text(summary(body="No citation here.\n"))
     failed = runner.invoke(cli, ["build", "--root", str(root), "--strict"])
     assert failed.exit_code == 1
@@ -143,6 +149,7 @@ def test_strict_build_fails_on_warning_and_keeps_site(make_site, runner):
         "content/summaries/q.md:7:1: error: paragraph has no citation [uncited-claim]")
     after = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
     assert after == before
+    # Nothing of the failed build is left beside the output, not even its trash.
     assert sorted(p.name for p in root.iterdir()) == [
         ".clinsite-cache", "content", "references", "site", "site.yaml", "templates"]
 
