@@ -75,6 +75,9 @@ class BuildResult:
     usage_error: str | None = None  # e.g. an unsafe --out: exit status 2
     kept: object = field(default=None, repr=False, compare=False)  # with
     # BuildOptions.keep_loaded: what the build loaded
+    # Every folder of the committed output, when the writer knows them (for the stamp).
+    folders: tuple[tuple[str, int, int], ...] | None = field(default=None, repr=False,
+                                                             compare=False)
 
     @property
     def ok(self) -> bool:
@@ -236,6 +239,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             writer.sweep(produced)
             writer.commit(fresh)
             result.written = True
+            result.folders = writer.committed_folders
             # (The memo after the commit only: a memo key assumes the site-wide inputs of
             # the manifest in place, and a failed build must not replace the texts it names.)
             if renderer.memo is not None:
@@ -551,7 +555,7 @@ def _finish(result: BuildResult, options: BuildOptions, started: float) -> Build
         result.report = result.report.strict()
     if options.write and result.written and result.ok and options.stamp is not None:
         stamp.save(options.root, options.out_dir, options.stamp, tuple(result.report.sorted()),
-                   result.pages)
+                   result.pages, result.folders)
     elif options.write and (result.written or not options.cache):
         stamp.forget(options.root)
     result.seconds = time.perf_counter() - started

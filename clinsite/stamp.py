@@ -119,13 +119,21 @@ def replay(root: Path, out: Path, stamp: Stamp) -> Saved | None:
 
 
 def save(root: Path, out: Path, stamp: Stamp, diagnostics: tuple[Diagnostic, ...],
-         pages: int) -> None:
-    """Remember a successful build (a racy stamp is not worth keeping)."""
+         pages: int, folders: tuple[tuple[str, int, int], ...] | None = None) -> None:
+    """Remember a successful build (a racy stamp is not worth keeping). `folders`: every
+    folder of the output with its mtime and inode, relative ('' the top), if the caller
+    knows them (clinsite.writer.SiteWriter.committed_folders); else the output is listed
+    (0.4-0.8 s at N = 10,000)."""
     path = root / CACHE_DIR / _FILE
     if stamp.racy:
         path.unlink(missing_ok=True)
         return
-    saved = Saved(stamp.key, _out_dirs(out), diagnostics, pages)
+    if folders is not None and (out / MARKER).is_file():
+        out_dirs = tuple(sorted((f"./{rel}" if rel else ".", mtime, ino)
+                                for rel, mtime, ino in folders))
+    else:
+        out_dirs = _out_dirs(out)
+    saved = Saved(stamp.key, out_dirs, diagnostics, pages)
     persist.dump(path, saved)
 
 

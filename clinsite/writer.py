@@ -199,18 +199,33 @@ def _folders_of(files: Iterable[str]) -> set[str]:
     return found
 
 
-def _folder_stats(top: Path, folders: Iterable[str]) -> tuple[tuple[str, int, int], ...] | None:
-    """(rel, mtime_ns, inode) of each folder under `top`; None if one is missing or a link."""
+def _folder_stats(top: Path, folders: Iterable[str], complete: list[bool] | None = None
+                  ) -> tuple[tuple[str, int, int], ...] | None:
+    """(rel, mtime_ns, inode) of each folder under `top`; None if one is missing or a link.
+    `complete`, if given, receives whether these are provably all the folders under `top`:
+    each one's link count is 2 plus its listed subfolders (true of ext4 and XFS; a file
+    system that counts otherwise, such as btrfs, never proves it)."""
     stats = []
     base = str(top)
-    for rel in sorted(folders):
+    ordered = sorted(folders)
+    children = dict.fromkeys(ordered, 0)
+    for rel in ordered:
+        if rel:
+            parent = rel.rpartition("/")[0]
+            if parent in children:
+                children[parent] += 1
+    whole = "" in children
+    for rel in ordered:
         try:
             st = os.lstat(os.path.join(base, rel) if rel else base)
         except OSError:
             return None
         if not stat.S_ISDIR(st.st_mode):
             return None
+        whole = whole and st.st_nlink == 2 + children[rel]
         stats.append((rel, st.st_mtime_ns, st.st_ino))
+    if complete is not None:
+        complete.append(whole)
     return tuple(stats)
 
 
@@ -319,6 +334,9 @@ class SiteWriter:
         self._produced: frozenset[str] | None = None  # what the build produced (sweep)
         #: When not None, the new tree holds exactly these files, each the live tree's own.
         self.mirror: frozenset[str] | None = None
+        #: After the commit, when known to be every folder of the output: each folder's
+        #: (rel, mtime_ns, inode), as the journal records them (clinsite.stamp uses them).
+        self.committed_folders: tuple[tuple[str, int, int], ...] | None = None
         if self.recycled:
             self._trash = _set_aside_name(out)
             self._trash.mkdir()
@@ -515,7 +533,10 @@ class SiteWriter:
         produced = self._produced
         folders = None
         if produced is not None and self._remember_trees:
-            folders = _folder_stats(self.out, _folders_of(produced))
+            complete: list[bool] = []
+            folders = _folder_stats(self.out, _folders_of(produced), complete)
+            if folders is not None and complete == [True]:
+                self.committed_folders = folders
         if produced is None or folders is None:
             if self._journal_ours:  # it describes trees that are gone
                 self._journal_path.unlink(missing_ok=True)

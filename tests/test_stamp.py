@@ -28,9 +28,14 @@ def age(root: Path, seconds: float = 60) -> None:
     """Date every input back, as on a real site (an input written within two seconds of
     a build is 'racy' and never trusted)."""
     past = time.time() - seconds
-    for path in [root, *root.rglob("*")]:
-        if ".clinsite-cache" not in path.parts and "site" not in path.relative_to(root).parts[:1]:
-            os.utime(path, (past, past), follow_symlinks=False)
+    paths = [root]
+    for top in root.iterdir():
+        # (not the output, the cache, or the folders a build keeps beside the output: its
+        # trash may be being deleted in the background right now)
+        if top.name not in ("site", ".clinsite-cache") and not top.name.startswith(".site."):
+            paths += [top, *top.rglob("*")]
+    for path in paths:
+        os.utime(path, (past, past), follow_symlinks=False)
 
 
 def run(runner, root: Path, *args: str):
@@ -172,3 +177,53 @@ def test_the_output_folders_are_every_folder_the_walk_finds(built):
         set(names)
     assert not any("__pycache__" in rel or "dangling" in rel or "file-link" in rel
                    for rel in names)
+
+
+def test_the_stamp_takes_the_output_folders_from_the_commit(built, runner, monkeypatch):
+    """After a build that wrote the output, the stamp's folders come from the writer (which
+    stats them for its journal at the commit), not from listing the output again: the same
+    folders, mtimes and inodes as the listing."""
+    from clinsite import persist, stamp
+
+    target = built / "content/summaries/q.md"
+    target.write_text(target.read_text() + "\nMore [@smith2018].\n")
+    age(built, 30)
+    listing = stamp._out_dirs
+    monkeypatch.setattr(stamp, "_out_dirs", lambda out: pytest.fail("the output was listed"))
+    result = run(runner, built)
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(stamp, "_out_dirs", listing)
+    saved = persist.load(built / ".clinsite-cache" / stamp._FILE)
+    assert saved.out_dirs == stamp._out_dirs(built / "site")
+    assert NOTHING_CHANGED in run(runner, built).output
+    (built / "site/summaries/q/stray.txt").write_text("x")  # the check still sees the output
+    assert NOTHING_CHANGED not in run(runner, built).output
+
+
+def test_a_folder_the_commit_does_not_know_makes_the_stamp_list_the_output(built, runner,
+                                                                           monkeypatch):
+    """An empty folder in the committed output holds none of the build's files, so the
+    writer's folders are not all the folders: their link counts show it, and the stamp
+    lists the output, so a file later put into that folder is still noticed."""
+    from clinsite import persist, stamp
+    from clinsite.writer import SiteWriter
+
+    sweep = SiteWriter.sweep
+
+    def sweep_and_leave_a_folder(self, keep):
+        removed = sweep(self, keep)
+        (self.tmp / "summaries/q/empty").mkdir()
+        return removed
+
+    monkeypatch.setattr(SiteWriter, "sweep", sweep_and_leave_a_folder)
+    target = built / "content/summaries/q.md"
+    target.write_text(target.read_text() + "\nMore [@smith2018].\n")
+    age(built, 30)
+    assert run(runner, built).exit_code == 0
+    monkeypatch.setattr(SiteWriter, "sweep", sweep)
+    saved = persist.load(built / ".clinsite-cache" / stamp._FILE)
+    assert "./summaries/q/empty" in [rel for rel, _, _ in saved.out_dirs]
+    assert saved.out_dirs == stamp._out_dirs(built / "site")
+    assert NOTHING_CHANGED in run(runner, built).output
+    (built / "site/summaries/q/empty/stray.txt").write_text("x")
+    assert NOTHING_CHANGED not in run(runner, built).output
