@@ -185,6 +185,13 @@ def test_the_stamp_takes_the_output_folders_from_the_commit(built, runner, monke
     folders, mtimes and inodes as the listing."""
     from clinsite import persist, stamp
 
+    probe = built / "probe"
+    (probe / "sub").mkdir(parents=True)
+    counts_links = probe.stat().st_nlink == 3  # (ext4, XFS; not btrfs: the walk is used)
+    (probe / "sub").rmdir()
+    probe.rmdir()
+    if not counts_links:
+        pytest.skip("this file system does not count a folder's subfolders in its links")
     target = built / "content/summaries/q.md"
     target.write_text(target.read_text() + "\nMore [@smith2018].\n")
     age(built, 30)
