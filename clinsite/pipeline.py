@@ -176,7 +176,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         writer = SiteWriter(options.out_dir, journal=root / cache.CACHE_DIR / cache.JOURNAL,
                             remember=caching,
                             known=(plan.journal, plan.live_tree) if caching else None)
-        search.drop_views(writer.tmp)  # (a recycled tree holds none, unless made by hand)
+        writer.set_aside(search.VIEWS)  # (a recycled tree holds none, unless made by hand)
     output = Output(writer)
     indexer = search.Indexer(writer.tmp if writer is not None else Path(),
                              options.jobs or default_jobs(),

@@ -134,11 +134,6 @@ def write_view(site_dir: Path, rel: str, page: str) -> None:
             os.unlink(target)  # (never a part of one)
 
 
-def drop_views(site_dir: Path) -> None:
-    """Remove the views (once every shard is staged, or when the build stops)."""
-    shutil.rmtree(site_dir / VIEWS, ignore_errors=True)
-
-
 def _without_ignored(html: str) -> str:
     """`html` without its data-pagefind-ignore elements (found by plain string search:
     a page has a handful, among a thousand tags)."""
@@ -266,7 +261,8 @@ def _index_staged(site_dir: Path, index: int, staging: Path,
     finally:
         if set_aside is not None:
             set_aside(staging.name)
-        shutil.rmtree(staging, ignore_errors=True)  # (unless set aside)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _failure(exc: OSError) -> Diagnostic:

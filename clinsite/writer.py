@@ -199,34 +199,38 @@ def _folders_of(files: Iterable[str]) -> set[str]:
     return found
 
 
-def _folder_stats(top: Path, folders: Iterable[str], complete: list[bool] | None = None
-                  ) -> tuple[tuple[str, int, int], ...] | None:
-    """(rel, mtime_ns, inode) of each folder under `top`; None if one is missing or a link.
-    `complete`, if given, receives whether these are provably all the folders under `top`:
-    each one's link count is 2 plus its listed subfolders (true of ext4 and XFS; a file
-    system that counts otherwise, such as btrfs, never proves it)."""
-    stats = []
+def _folder_stats(top: Path, folders: Iterable[str]) -> tuple[tuple[str, int, int], ...] | None:
+    """(rel, mtime_ns, inode) of each folder under `top`; None if one is missing or a link."""
+    found = _lstat_folders(top, folders)
+    return None if found is None else tuple(
+        (rel, st.st_mtime_ns, st.st_ino) for rel, st in found)
+
+
+def _lstat_folders(top: Path, folders: Iterable[str]
+                   ) -> list[tuple[str, os.stat_result]] | None:
+    """Each folder under `top` (sorted) with its lstat; None if one is missing or a link."""
+    found = []
     base = str(top)
-    ordered = sorted(folders)
-    children = dict.fromkeys(ordered, 0)
-    for rel in ordered:
-        if rel:
-            parent = rel.rpartition("/")[0]
-            if parent in children:
-                children[parent] += 1
-    whole = "" in children
-    for rel in ordered:
+    for rel in sorted(folders):
         try:
             st = os.lstat(os.path.join(base, rel) if rel else base)
         except OSError:
             return None
         if not stat.S_ISDIR(st.st_mode):
             return None
-        whole = whole and st.st_nlink == 2 + children[rel]
-        stats.append((rel, st.st_mtime_ns, st.st_ino))
-    if complete is not None:
-        complete.append(whole)
-    return tuple(stats)
+        found.append((rel, st))
+    return found
+
+
+def _every_folder(found: list[tuple[str, os.stat_result]]) -> bool:
+    """Whether `found` (`_lstat_folders` of a set holding the top, '') are provably all the
+    folders under the top: each one's link count is 2 plus its listed subfolders (true of
+    ext4 and XFS; a file system that counts otherwise, such as btrfs, never proves it)."""
+    children = {rel: 0 for rel, _ in found}
+    for rel in children:
+        if rel and (parent := rel.rpartition("/")[0]) in children:
+            children[parent] += 1
+    return "" in children and all(st.st_nlink == 2 + children[rel] for rel, st in found)
 
 
 def _matches(top: Path, tree: Tree) -> bool:
@@ -317,9 +321,9 @@ class SiteWriter:
         self._made: set[str] = set()  # folders known to exist in tmp
         self._fresh: set[str] = set()  # files this writer (re)created: not the live tree's
         self._journal_path = journal
-        self._trash: Path | None = None  # what the build replaced, deleted after it
+        self._trash: Path | None = None  # what the build replaced, made when first needed
         self._retired = itertools.count()
-        self._trash_lock = threading.Lock()  # (set_aside may be called from several threads)
+        self._trash_lock = threading.Lock()  # (set_aside is called from several threads)
         self._remember_trees = remember and not out.is_symlink()
         # `known`: the journal and live tree a caller has just read and checked.
         journal_read, live = known if known is not None else (None, None)
@@ -338,8 +342,6 @@ class SiteWriter:
         #: (rel, mtime_ns, inode), as the journal records them (clinsite.stamp uses them).
         self.committed_folders: tuple[tuple[str, int, int], ...] | None = None
         if self.recycled:
-            self._trash = _set_aside_name(out)
-            self._trash.mkdir()
             usable = (self._live is not None and journal_read is not None
                       and len(journal_read.trees) == 2 and _matches(spare, journal_read.trees[0]))
             os.replace(spare, self.tmp)  # from here on, a killed build leaves only a tmp folder
@@ -395,18 +397,36 @@ class SiteWriter:
         first edit after a full rebuild replaces every file of the spare: 3.3 s at
         N = 2,000). Starting from an empty folder instead is no cheaper: creating the
         2,000 page folders takes 0.5-0.8 ms each."""
-        assert self._trash is not None
-        try:
-            os.rename(path, os.path.join(self._trash, f"{os.getpid()}-{next(self._retired)}"))
-        except FileNotFoundError:
-            if not os.path.lexists(path):
-                return  # nothing to move
-            # The trash is gone (deleted by another build's `recover`): delete in place,
-            # never leave a file the live tree may share to be written into.
+        if self._trash is None and not os.path.lexists(path):
+            return  # nothing to move (and no trash to make for it)
+        trash = self._trash_folder()
+        if trash is not None:
             try:
-                os.unlink(path)
-            except IsADirectoryError:
-                shutil.rmtree(path)
+                os.rename(path, os.path.join(trash, f"{os.getpid()}-{next(self._retired)}"))
+                return
+            except FileNotFoundError:
+                if not os.path.lexists(path):
+                    return  # nothing to move
+        # No trash (it could not be made, or another build's `recover` deleted it): delete
+        # in place, never leave a file the live tree may share to be written into.
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            shutil.rmtree(path)
+
+    def _trash_folder(self) -> Path | None:
+        """The trash beside the output, made when first needed; None if it cannot be."""
+        with self._trash_lock:
+            if self._trash is None:
+                name = _set_aside_name(self.out)
+                try:
+                    name.mkdir()
+                except OSError:
+                    return None
+                self._trash = name
+            return self._trash
 
     def set_aside(self, rel: str) -> None:
         """Take `rel`, a file or folder of the new tree that is not output (the search
@@ -414,13 +434,7 @@ class SiteWriter:
         deleted after the build, instead of being deleted on the build's path (0.45 s for
         the 2,000 page copies of a clean build at N = 2,000). Safe from several threads."""
         path = os.path.join(self.tmp, rel)
-        if not os.path.lexists(path):
-            return
         try:
-            with self._trash_lock:
-                if self._trash is None:
-                    self._trash = _set_aside_name(self.out)
-                    self._trash.mkdir()
             self._retire(path)
         except OSError:
             shutil.rmtree(path, ignore_errors=True)
@@ -455,10 +469,7 @@ class SiteWriter:
         except FileExistsError:  # a recycled tree's copy: often the very same file
             if os.stat(source).st_ino == os.stat(target).st_ino:
                 return
-            if self._trash is not None:
-                self._retire(target)
-            else:
-                os.unlink(target)
+            self._retire(target)
             _link_or_copy(source, target)
         except OSError:
             _copy(source, target)
@@ -533,10 +544,11 @@ class SiteWriter:
         produced = self._produced
         folders = None
         if produced is not None and self._remember_trees:
-            complete: list[bool] = []
-            folders = _folder_stats(self.out, _folders_of(produced), complete)
-            if folders is not None and complete == [True]:
-                self.committed_folders = folders
+            found = _lstat_folders(self.out, _folders_of(produced))
+            if found is not None:
+                folders = tuple((rel, st.st_mtime_ns, st.st_ino) for rel, st in found)
+                if _every_folder(found):
+                    self.committed_folders = folders
         if produced is None or folders is None:
             if self._journal_ours:  # it describes trees that are gone
                 self._journal_path.unlink(missing_ok=True)

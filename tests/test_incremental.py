@@ -180,15 +180,21 @@ def test_a_page_keeps_its_shard_when_others_come_and_go(monkeypatch):
     assert sorted(p for shard in search.assign_shards(pages) for p in shard) == sorted(pages)
 
 
-def test_sharded_search_is_reindexed_only_where_pages_changed(make_site, monkeypatch,
-                                                              tmp_path: Path):
+def _four_shard_site(make_site, monkeypatch) -> Path:
+    """7 summaries and 1 page, whose search index is in 4 shards (2 pages a shard)."""
     from clinsite import search
 
     monkeypatch.setattr(search, "ONE_INDEX_PAGES", 0)
-    monkeypatch.setattr(search, "SHARD_PAGES", 2)  # 7 summaries + 1 page: 4 shards
+    monkeypatch.setattr(search, "SHARD_PAGES", 2)
     files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
     files["references/refs.bib"] = MORE_BIB
-    root = make_site(files)
+    return make_site(files)
+
+
+def test_sharded_search_is_reindexed_only_where_pages_changed(make_site, monkeypatch,
+                                                              tmp_path: Path):
+
+    root = _four_shard_site(make_site, monkeypatch)
     assert build(BuildOptions(root=root)).ok
     site = root / "site"
     shards = sorted(p.parent.relative_to(site).as_posix()
@@ -218,7 +224,6 @@ def test_the_search_working_copies_are_moved_aside_not_deleted(make_site, monkey
     """The pages' views and each shard's staging folder leave the new tree by a rename into
     the trash (deleted after the build), in a clean build and in an edit build."""
     import clinsite.writer as writer_mod
-    from clinsite import search
 
     trashed: list[list[str]] = []
 
@@ -227,11 +232,7 @@ def test_the_search_working_copies_are_moved_aside_not_deleted(make_site, monkey
         shutil.rmtree(folder)
 
     monkeypatch.setattr(writer_mod, "_remove", remove)
-    monkeypatch.setattr(search, "ONE_INDEX_PAGES", 0)
-    monkeypatch.setattr(search, "SHARD_PAGES", 2)  # 7 summaries + 1 page: 4 shards
-    files = {f"content/summaries/q{i}.md": page(i) for i in range(7)}
-    files["references/refs.bib"] = MORE_BIB
-    root = make_site(files)
+    root = _four_shard_site(make_site, monkeypatch)
     assert build(BuildOptions(root=root)).ok
     [moved] = trashed
     # (each entry is named by the process and a count; what is inside it tells them apart)
@@ -917,7 +918,10 @@ def test_pagefind_is_handed_the_pages_without_what_it_ignores(make_site, monkeyp
     assert "data-pagefind-ignore" in page_html and "data-pagefind-ignore" not in view
     assert "Claim 1" in view and len(view) < len(page_html) * 0.9
     assert view == search.indexed(page_html)[0]
-    assert not list(tmp_path.rglob(search.VIEWS))  # gone before the commit, and not published
+    # gone before the commit: not published, not kept in the spare tree (the trash beside
+    # the output, which a background rm may be deleting now, is not walked)
+    assert not [p for tree in (site, root / ".site.clinsite-spare") for p in tree.rglob("*")
+                if p.name == search.VIEWS]
 
     monkeypatch.setattr(search, "write_view", lambda *args: None)  # the pages themselves
     staged.clear()
@@ -941,7 +945,7 @@ def test_a_shard_is_staged_from_the_views_this_build_wrote_and_else_from_the_pag
     search.stage(site, tmp_path / "staging", ["a/index.html", "b/index.html"])
     assert (tmp_path / "staging/a/index.html").read_text() == "view a"
     assert (tmp_path / "staging/b/index.html").read_text() == "page b"
-    search.drop_views(site)
+    shutil.rmtree(site / search.VIEWS)
     assert sorted(p.name for p in site.iterdir()) == ["a", "b"]
 
 
