@@ -5,8 +5,9 @@ site-wide inputs (clinsite version, site.yaml, board, templates and theme,
 "today", the Python and installed packages), the entries of the references it
 cites, the titles of the pages it lists as related, and its git history. Reused
 pages are linked from the previous output into the new one, so the output is
-still swapped in whole. The cache lives in `<root>/.clinsite-cache/`; deleting
-it (or `--no-cache`) gives a clean build, never a different one.
+still swapped in whole. The cache lives in `<root>/.clinsite-cache/` (`clinsite serve`
+keeps its own in `.clinsite-cache/serve/`); deleting it (or `--no-cache`) gives a clean
+build, never a different one. The functions here take the cache folder itself.
 """
 
 from __future__ import annotations
@@ -138,11 +139,10 @@ def _grouped(pages: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
     return grouped
 
 
-def load(root: Path) -> Manifest:
+def load(folder: Path) -> Manifest:
     """The previous build's manifest, or an empty one (never an error: it is a cache).
     Its citing index is read when asked for (`load_citing`): the listings need it, while
-    the search index runs, not the planning before."""
-    folder = root / CACHE_DIR
+    the search index runs, not the planning before. `folder`: the cache folder."""
     try:
         manifest = persist.load(folder / _MANIFEST)
         if not isinstance(manifest, Manifest) or manifest.format != _FORMAT or \
@@ -161,11 +161,11 @@ def load(root: Path) -> Manifest:
     return manifest
 
 
-def load_citing(root: Path, manifest: Manifest) -> CitingIndex | None:
+def load_citing(folder: Path, manifest: Manifest) -> CitingIndex | None:
     """The manifest's citing index (read once, then kept in it), or None."""
     if manifest.citing is None and _CITING in manifest.parts:
         try:
-            loaded = persist.load(root / CACHE_DIR / _PARTS / manifest.parts[_CITING])
+            loaded = persist.load(folder / _PARTS / manifest.parts[_CITING])
         except Exception:  # (as in `load`)
             loaded = None
         manifest.citing = loaded if isinstance(loaded, CitingIndex) else None
@@ -178,24 +178,23 @@ class Pending:
     that the work is done while the search index runs and only the writing is left for
     after the output is committed."""
 
-    root: Path
+    folder: Path  # the cache folder
     head: Manifest
     data: dict[str, bytes]  # file name in manifest/ -> pickled part
 
     def write(self, tree: tuple[int, int] | None) -> None:
         """Write the changed parts, then the head (naming them, with the output folder's
         `tree`), then delete the parts no head names."""
-        folder = self.root / CACHE_DIR / _PARTS
         for name, data in self.data.items():
-            _dump(self.root, f"{_PARTS}/{name}", data)
-        _dump(self.root, _MANIFEST, dataclasses.replace(self.head, tree=tree))
+            _dump(self.folder, f"{_PARTS}/{name}", data)
+        _dump(self.folder, _MANIFEST, dataclasses.replace(self.head, tree=tree))
         kept = set(self.head.parts.values())
-        for stale in folder.iterdir():
+        for stale in (self.folder / _PARTS).iterdir():
             if stale.name not in kept:
                 stale.unlink(missing_ok=True)
 
 
-def prepare(root: Path, manifest: Manifest, previous: Manifest | None = None) -> Pending:
+def prepare(folder: Path, manifest: Manifest, previous: Manifest | None = None) -> Pending:
     """`manifest` ready to be written, pickling only the parts that differ from
     `previous` (the manifest this build loaded)."""
     grouped = _grouped(manifest.pages)
@@ -220,28 +219,32 @@ def prepare(root: Path, manifest: Manifest, previous: Manifest | None = None) ->
         parts[part] = f"{part}-{os.urandom(8).hex()}.pickle"
         data[parts[part]] = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
     head = dataclasses.replace(manifest, pages={}, references={}, citing=None, parts=parts)
-    return Pending(root, head, data)
+    return Pending(folder, head, data)
 
 
-def _dump(root: Path, name: str, value: object) -> None:
-    """Pickle `value` to `name` in the cache folder (`bytes`: already pickled)."""
-    folder = root / CACHE_DIR
-    folder.mkdir(exist_ok=True)
+def ensure_folder(folder: Path) -> None:
+    """Make the cache `folder` if needed, with a .gitignore that keeps all of it out of git."""
+    folder.mkdir(parents=True, exist_ok=True)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("*\n")
+
+
+def _dump(folder: Path, name: str, value: object) -> None:
+    """Pickle `value` to `name` in the cache `folder` (`bytes`: already pickled)."""
+    ensure_folder(folder)
     if isinstance(value, bytes):
         persist.write(folder / name, value)
     else:
         persist.dump(folder / name, value)
 
 
-def load_front(root: Path) -> ParseCache:
+def load_front(folder: Path) -> ParseCache:
     """The front matter earlier builds parsed, in buckets read when first needed (empty
     if none, stale or unreadable)."""
     def read(index: int) -> Entries:
         try:
-            version, entries = persist.load(root / CACHE_DIR / _FRONT / f"{index:02d}.pickle")
+            version, entries = persist.load(folder / _FRONT / f"{index:02d}.pickle")
         except Exception:  # (a damaged cache file can raise almost anything: never an error)
             return {}
         usable = version == (__version__, _FORMAT) and isinstance(entries, dict)
@@ -250,10 +253,10 @@ def load_front(root: Path) -> ParseCache:
     return ParseCache(read, _bucket)
 
 
-def save_front(root: Path, parser: ParseCache) -> None:
+def save_front(folder: Path, parser: ParseCache) -> None:
     """Rewrite the front-matter buckets whose entries changed."""
     for index, entries in parser.to_save().items():
-        _dump(root, f"{_FRONT}/{index:02d}.pickle", ((__version__, _FORMAT), entries))
+        _dump(folder, f"{_FRONT}/{index:02d}.pickle", ((__version__, _FORMAT), entries))
 
 
 # The document cache is kept in buckets (by a hash of the path), so that an edit
@@ -265,13 +268,13 @@ def _bucket(rel: str) -> int:
     return hashlib.blake2b(rel.encode(), digest_size=2).digest()[0] % _DOCUMENT_BUCKETS
 
 
-def load_documents(root: Path, context: str) -> DocumentCache:
+def load_documents(folder: Path, context: str) -> DocumentCache:
     """The content files earlier builds loaded with the same settings (`context`)."""
     entries: dict[str, tuple[tuple[int, ...], int, LoadedFile]] = {}
     for index in range(_DOCUMENT_BUCKETS):
         try:
             version, saved_context, bucket = persist.load(
-                root / CACHE_DIR / _DOCUMENTS / f"{index:02d}.pickle")
+                folder / _DOCUMENTS / f"{index:02d}.pickle")
         except Exception:  # (a damaged cache file can raise almost anything: never an error)
             continue
         if version == (__version__, _FORMAT) and saved_context == context and \
@@ -280,7 +283,7 @@ def load_documents(root: Path, context: str) -> DocumentCache:
     return DocumentCache(entries)
 
 
-def save_documents(root: Path, context: str, documents: DocumentCache) -> None:
+def save_documents(folder: Path, context: str, documents: DocumentCache) -> None:
     """Rewrite the buckets holding a file this build (re)loaded or no longer has."""
     buckets = {_bucket(rel) for rel in documents.dirty()}
     if not buckets:
@@ -292,7 +295,7 @@ def save_documents(root: Path, context: str, documents: DocumentCache) -> None:
         if index in grouped:
             grouped[index][rel] = entry
     for index, bucket in grouped.items():
-        _dump(root, f"{_DOCUMENTS}/{index:02d}.pickle", ((__version__, _FORMAT), context, bucket))
+        _dump(folder, f"{_DOCUMENTS}/{index:02d}.pickle", ((__version__, _FORMAT), context, bucket))
 
 
 def _rebuild_document(cls: type, values: tuple[object, ...], body_length: int) -> object:

@@ -72,7 +72,7 @@ def build(root: Path, out: Path | None, strict: bool, drafts: bool, base_url: st
         out_dir = out if out is not None else root / "site"
         taken = stamp.take(root, out_dir, stamp.build_options(strict, drafts, base_url,
                                                                 not no_search))
-        saved = stamp.replay(root, out_dir, taken)
+        saved = stamp.replay(root / stamp.CACHE_DIR, out_dir, taken)
         if saved is not None:
             from clinsite.progress import tally, write_diagnostics
 

@@ -60,10 +60,17 @@ class BuildOptions:
     # that ends the process next without freeing it (the CLI): freeing a large site's
     # objects one by one takes 0.2 s at N = 10,000.
     keep_loaded: bool = False
+    # Where the build keeps its cache (default: <root>/.clinsite-cache). `serve` keeps its
+    # own, so that its previews and `build`'s site/ do not undo each other's cache.
+    cache_dir: Path | None = None
 
     @property
     def out_dir(self) -> Path:
         return self.out if self.out is not None else self.root / "site"
+
+    @property
+    def cache_folder(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.root / cache.CACHE_DIR
 
 
 @dataclass(slots=True)
@@ -109,20 +116,20 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
     report.extend(check_symlinks(root, SOURCE_FOLDERS))
     board, problems = load_board(root)
     report.extend(problems)
-    store, problems = load_references(
-        root, root / cache.CACHE_DIR if caching else None)
+    folder = options.cache_folder
+    store, problems = load_references(root, folder if caching else None)
     report.extend(problems)
     git = LastCommitDates(root)
-    parser = cache.load_front(root) if caching else None
+    parser = cache.load_front(folder) if caching else None
     loading = cache.digest(config, today, stamp.environment())  # what loading a file depends on
-    documents = cache.load_documents(root, loading) if caching else None
+    documents = cache.load_documents(folder, loading) if caching else None
     content, problems = load_content(root, config, drafts=options.drafts, dates=git,
                                      parser=parser, documents=documents)
     report.extend(problems)
     if parser is not None:
-        cache.save_front(root, parser)
+        cache.save_front(folder, parser)
     if documents is not None:
-        cache.save_documents(root, loading, documents)
+        cache.save_documents(folder, loading, documents)
     # 5. Cross-file checks need everything loaded.
     report.extend(check_reviewers(content, board))
     report.extend(check_reviews_due(content, today))
@@ -142,15 +149,14 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                       {doc.slug: doc for doc in (*content.summaries, *content.drugs)}, {},
                       config.title, config.publisher, config.language,
                       git.history([doc.path for doc in content.reviewed()]))
-    renderer = Renderer(root, site, ctx, root / cache.CACHE_DIR / cache.TEMPLATES
-                        if caching else None)
+    renderer = Renderer(root, site, ctx, folder / cache.TEMPLATES if caching else None)
     plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
                  documents.sources() if documents is not None else {})
     # The loaded content, references and caches live for the whole build: keep the cyclic
     # collector from walking them again and again (as often as every 700 allocations).
     gc.freeze()
     if caching:
-        renderer.memo = ListingMemo(root / cache.CACHE_DIR / cache.LISTINGS,
+        renderer.memo = ListingMemo(folder / cache.LISTINGS,
                                     plan.manifest.listings if plan.usable() else None)
     if plan.up_to_date(content):
         # Nothing any page depends on changed and the output is intact: report the
@@ -173,7 +179,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             result.usage_error = str(exc)
             return _finish(result, options, started)
         recover(options.out_dir)
-        writer = SiteWriter(options.out_dir, journal=root / cache.CACHE_DIR / cache.JOURNAL,
+        writer = SiteWriter(options.out_dir, journal=folder / cache.JOURNAL,
                             remember=caching,
                             known=(plan.journal, plan.live_tree) if caching else None)
         writer.set_aside(search.VIEWS)  # (a recycled tree holds none, unless made by hand)
@@ -211,7 +217,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
             plan.start_search(shards, records, writer, indexer)
         if writer is not None:
             writer.set_aside(search.VIEWS)  # (every shard is staged: none is needed now)
-        known = cache.load_citing(root, plan.manifest) if plan.usable() else None
+        known = cache.load_citing(folder, plan.manifest) if plan.usable() else None
         try:
             citing = emit_listings(
                 renderer, content, records, config, output, root,
@@ -368,7 +374,7 @@ class _Plan:
                 pages[path] = cache.Entry(self.sources[path], self.deps_after(record), record)
         refs = {key: (self.refs[key], ref) for key, ref in self.store.formatted().items()
                 if key in self.refs}
-        return cache.prepare(self.options.root, cache.Manifest(
+        return cache.prepare(self.options.cache_folder, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
             html_pages=html_pages, listings=listings, shared=self.shared, citing=citing),
             self.manifest)
@@ -382,7 +388,8 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
           site: str, known: Mapping[str, str]) -> _Plan:
     """Digest every page's inputs and decide against the previous manifest. `known`: the
     source digests the document cache already has, by path."""
-    manifest = cache.load(options.root) if options.cache and options.write else cache.Manifest()
+    manifest = cache.load(options.cache_folder) if options.cache and options.write \
+        else cache.Manifest()
     paths = {doc.path for doc in content.all()}
     sources = {doc.path: known.get(doc.path) or cache.source_digest(doc)
                for doc in content.all()}
@@ -421,7 +428,7 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
             deps[doc.path] = entry.deps
         else:
             deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
-    journal = writer_mod.read_journal(options.root / cache.CACHE_DIR / cache.JOURNAL,
+    journal = writer_mod.read_journal(options.cache_folder / cache.JOURNAL,
                                       options.out_dir) if options.cache and options.write else None
     return _Plan(options, store, manifest, site, sources, keys, refs, context, deps, shared,
                  cache.tree_id(options.out_dir), journal,
@@ -554,9 +561,9 @@ def _finish(result: BuildResult, options: BuildOptions, started: float) -> Build
     if options.strict:
         result.report = result.report.strict()
     if options.write and result.written and result.ok and options.stamp is not None:
-        stamp.save(options.root, options.out_dir, options.stamp, tuple(result.report.sorted()),
-                   result.pages, result.folders)
+        stamp.save(options.cache_folder, options.out_dir, options.stamp,
+                   tuple(result.report.sorted()), result.pages, result.folders)
     elif options.write and (result.written or not options.cache):
-        stamp.forget(options.root)
+        stamp.forget(options.cache_folder)
     result.seconds = time.perf_counter() - started
     return result

@@ -1,14 +1,19 @@
 """`clinsite serve`: build into a private folder, serve it on 127.0.0.1, rebuild on change.
 
-An I/O edge. Each build writes a new numbered folder under a temporary directory and
-is served only if it succeeded, so a broken edit leaves the last good site up, with an
-overlay listing the problems. Open pages reload through server-sent events and a small
-script that this server adds to HTML responses: it never reaches `build`'s output.
+An I/O edge. The preview is an ordinary build output, with its own cache, kept in
+`<root>/.clinsite-cache/serve/` between runs: each rebuild is an incremental build
+(only what a change affects is made again) whose output replaces the previous one in one
+atomic exchange, and only if it succeeded, so a broken edit leaves the last good site up,
+with an overlay listing the problems. A second server of the same root, which cannot
+take that folder's lock, builds in a temporary folder deleted when it stops. Open pages
+reload through server-sent events and a small script that this server adds to HTML
+responses: it never reaches `build`'s output.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import queue
 import secrets
 import shutil
@@ -17,23 +22,32 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import watchfiles
 
+from clinsite import stamp
+from clinsite.cache import CACHE_DIR, ensure_folder
 from clinsite.devhttp import BuildStatus, DevHandler, DevHTTPServer, LiveState
 from clinsite.pipeline import SOURCE_FOLDERS, BuildOptions, BuildResult
 from clinsite.pipeline import build as pipeline_build
 from clinsite.progress import plural, tally, write_diagnostics
+from clinsite.writer import MARKER
+
+try:
+    import fcntl
+except ImportError:  # (not on Windows: every server then builds in a temporary folder)
+    fcntl = None  # type: ignore[assignment]
 
 HOST = "127.0.0.1"
 WATCHED_FILES = ("site.yaml",)
+PREVIEW = "serve"  # the preview's folder in the root's cache folder
 
 Builder = Callable[[BuildOptions], BuildResult]
 
 
 def full_build(options: BuildOptions) -> BuildResult:
-    """Today's builder: the whole pipeline. A faster (incremental) one takes its place."""
+    """The builder: the pipeline, incremental against the preview's own cache."""
     return pipeline_build(options)
 
 
@@ -55,7 +69,10 @@ class DevServer:
         self.live = LiveState(BuildStatus(f"{self.instance}-0", None))
         self.changes: queue.Queue[set[str]] = queue.Queue()
         self._stop = threading.Event()
-        self._workdir = Path(tempfile.mkdtemp(prefix="clinsite-serve-"))
+        self._home, self._lock = _preview_folder(root)
+        #: True when the preview is kept between runs (`<root>/.clinsite-cache/serve/`).
+        self.kept = self._lock is not None
+        self.out = self._home / "site"
         self._number = 0
         self._httpd: DevHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -70,7 +87,7 @@ class DevServer:
         try:
             self._httpd = DevHTTPServer((HOST, self.port), DevHandler)
         except OSError as exc:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._release()
             if exc.errno == errno.EADDRINUSE:
                 raise ServeError(f"port {self.port} on {HOST} is already in use (another "
                                  "clinsite serve?); stop it or choose another with --port N"
@@ -87,9 +104,18 @@ class DevServer:
             self.bind()
         assert self._httpd is not None
         self._say(f"Serving {self.root.resolve()} at {self.url} (Ctrl-C to stop)")
+        if not self.kept:
+            self._say("Another clinsite serve is previewing this site: this one builds in a "
+                      "temporary folder, from scratch, and deletes it when it stops.")
+        # The first build runs before this server starts any thread, so that it may use
+        # worker processes (see `rebuild`); what changes meanwhile is caught up on after.
+        inputs = self._inputs()
+        self.rebuild()
         watcher = SourceWatcher(self.root, self.changes.put, self._stop)
         self._threads.extend(watcher.start())
-        self.rebuild()
+        if self._inputs() != inputs:  # (the watcher is listening now)
+            self._say("Files changed during the first build; rebuilding")
+            self.rebuild()
         server = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="clinsite-http", daemon=True)
         self._serving = True
@@ -106,14 +132,20 @@ class DevServer:
             self.rebuild()
 
     def rebuild(self) -> BuildStatus:
-        """Build into a new folder; serve it if the build succeeded."""
+        """Build (incrementally) into the preview folder; serve it if the build succeeded.
+        A failed build leaves the folder as it was: the last good build, served with the
+        problems over it (one from an earlier run, if this run has not built yet)."""
         self._number += 1
-        out = self._workdir / str(self._number) / "site"
+        out = self.out
         previous = self.live.status
-        # One process: forking worker processes from a server with live threads can
-        # deadlock a child on a lock a thread held; the incremental build makes it fast.
+        if previous.site is None and (out / MARKER).is_file():
+            previous = BuildStatus(previous.tag, out)
+        # Worker processes only while this is the process's one thread (the first build of
+        # `run`): forked from a server with live threads, a worker could deadlock on a lock
+        # one of them held. Later builds are incremental, and so mostly small.
+        jobs = None if threading.active_count() == 1 else 1
         options = BuildOptions(root=self.root, out=out, drafts=self.drafts, base_url=self.url,
-                               jobs=1)
+                               jobs=jobs, cache_dir=self._home / "cache")
         try:
             result = self.builder(options)
         except Exception as exc:  # a bug in a builder must not take the server down
@@ -125,19 +157,18 @@ class DevServer:
         if result.ok and result.written:
             self._say(f"Built {plural(result.pages, 'page')} in {result.seconds:.2f} s: "
                       f"{tally(r.errors, r.warnings)}.")
-            self._tidy(keep={out.parent, previous.site.parent if previous.site else out.parent})
             return self._publish(BuildStatus(self._tag(), out))
         if result.usage_error:
             self._say(f"Error: {result.usage_error}")
         still = "still serving the last good build" if previous.site else "nothing to serve yet"
         self._say(f"Build failed in {result.seconds:.2f} s: {tally(r.errors, r.warnings)}; "
                   f"{still}.")
-        shutil.rmtree(out.parent, ignore_errors=True)
         return self._publish(BuildStatus(self._tag(), previous.site,
                                          tuple(r.sorted()), result.usage_error))
 
     def stop(self) -> None:
-        """Stop watching and serving, and delete the build folders (safe to call twice)."""
+        """Stop watching and serving; delete the preview if it is not kept (safe to call
+        twice)."""
         self._stop.set()
         self.live.stop()
         if self._httpd is not None:
@@ -148,7 +179,19 @@ class DevServer:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        """Let another server have the kept preview, or delete the temporary one."""
+        if self._lock is not None:
+            self._lock.close()  # (releases the lock)
+            self._lock = None
+        elif not self.kept:
+            shutil.rmtree(self._home, ignore_errors=True)
+
+    def _inputs(self) -> str:
+        """A digest of the inputs' stats (clinsite.stamp): changes when a source does."""
+        return stamp.take(self.root, self.out, ()).key
 
     def _tag(self) -> str:
         return f"{self.instance}-{self._number}"
@@ -157,15 +200,30 @@ class DevServer:
         self.live.publish(status)
         return status
 
-    def _tidy(self, keep: set[Path]) -> None:
-        """Delete old build folders; the previous one stays for requests still reading it."""
-        for folder in self._workdir.iterdir():
-            if folder not in keep:
-                shutil.rmtree(folder, ignore_errors=True)
-
     def _say(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _preview_folder(root: Path) -> tuple[Path, BinaryIO | None]:
+    """Where a server of `root` builds, and the lock that makes it this server's: the
+    kept preview (`<root>/.clinsite-cache/serve/`) when no other process holds it, else a
+    new temporary folder (and no lock). The lock is an advisory `flock`, which the system
+    releases when its process ends, however it ends."""
+    folder = root / CACHE_DIR / PREVIEW
+    if fcntl is not None:
+        lock = None
+        try:
+            ensure_folder(root / CACHE_DIR)
+            folder.mkdir(exist_ok=True)
+            lock = (folder / "lock").open("ab")
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.set_inheritable(lock.fileno(), False)
+            return folder, lock
+        except OSError:  # held by another server, or the root is read-only
+            if lock is not None:
+                lock.close()
+    return Path(tempfile.mkdtemp(prefix="clinsite-serve-")), None
 
 
 class SourceWatcher:

@@ -94,12 +94,13 @@ def take(root: Path, out: Path, options: tuple[object, ...]) -> Stamp:
     return Stamp(h.hexdigest(), newest > now - _RACY_NS)
 
 
-def replay(root: Path, out: Path, stamp: Stamp) -> Saved | None:
-    """The saved result of the last build if it is still the result of this one."""
+def replay(cache_dir: Path, out: Path, stamp: Stamp) -> Saved | None:
+    """The saved result of the last build (in the cache folder `cache_dir`) if it is still
+    the result of this one."""
     if stamp.racy:
         return None
     try:
-        saved = persist.load(root / CACHE_DIR / _FILE)
+        saved = persist.load(cache_dir / _FILE)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not isinstance(saved, Saved) or saved.format != _FORMAT or saved.key != stamp.key:
@@ -118,13 +119,13 @@ def replay(root: Path, out: Path, stamp: Stamp) -> Saved | None:
     return saved
 
 
-def save(root: Path, out: Path, stamp: Stamp, diagnostics: tuple[Diagnostic, ...],
+def save(cache_dir: Path, out: Path, stamp: Stamp, diagnostics: tuple[Diagnostic, ...],
          pages: int, folders: tuple[tuple[str, int, int], ...] | None = None) -> None:
     """Remember a successful build (a racy stamp is not worth keeping). `folders`: every
     folder of the output with its mtime and inode, relative ('' the top), if the caller
     knows them (clinsite.writer.SiteWriter.committed_folders); else the output is listed
     (0.4-0.8 s at N = 10,000)."""
-    path = root / CACHE_DIR / _FILE
+    path = cache_dir / _FILE
     if stamp.racy:
         path.unlink(missing_ok=True)
         return
@@ -137,9 +138,9 @@ def save(root: Path, out: Path, stamp: Stamp, diagnostics: tuple[Diagnostic, ...
     persist.dump(path, saved)
 
 
-def forget(root: Path) -> None:
+def forget(cache_dir: Path) -> None:
     """Drop the saved stamp (a failed or clean build: the next one checks everything)."""
-    (root / CACHE_DIR / _FILE).unlink(missing_ok=True)
+    (cache_dir / _FILE).unlink(missing_ok=True)
 
 
 def _walk(base: Path, rel_root: str) -> list[tuple[str, int, int, int, int, bool]]:

@@ -86,7 +86,7 @@ def test_documents_survive_the_round_trip_exactly(make_site, trusting):
 
     root = make_site({"content/summaries/crlf.md": summary(title="Crlf?").replace("\n", "\r\n")})
     assert build(BuildOptions(root=root)).ok
-    documents = cache.load_documents(root, _context(root))
+    documents = cache.load_documents(root / cache.CACHE_DIR, _context(root))
     fresh, _ = content.load_content(root, _config(root))
     cached = {rel: entry[2].item for rel, entry in documents.entries.items()}
     assert cached and all(cached[doc.path] == doc for doc in fresh.all())
@@ -179,8 +179,8 @@ def test_an_edit_reads_one_bucket_of_the_front_matter_cache(make_site, trusting,
     parsers = []
     real = cache.load_front
 
-    def capturing(root):
-        parsers.append(real(root))
+    def capturing(folder):
+        parsers.append(real(folder))
         return parsers[-1]
 
     monkeypatch.setattr(cache, "load_front", capturing)

@@ -382,7 +382,7 @@ def test_an_edit_rewrites_one_part_of_the_manifest(make_site):
     # One file a part: the pages' parts (by a hash of the path) and the references.
     assert sorted(name.rsplit("-", 1)[0] for name in before) == \
         sorted({cache._part_of(p) for p in expected} | {"references", "citing"})
-    first = cache.load(root)
+    first = cache.load(root / cache.CACHE_DIR)
     edited = root / "content/summaries/q7.md"
     edited.write_text(edited.read_text() + "\nMore text.\n")
     assert build(BuildOptions(root=root)).ok
@@ -397,7 +397,7 @@ def test_an_edit_rewrites_one_part_of_the_manifest(make_site):
     assert len(after - before) == len(before - after) == 2
     assert sorted(name.rsplit("-", 1)[0] for name in after - before) == \
         sorted([cache._part_of("content/summaries/q7.md"), "citing"])
-    second = cache.load(root)
+    second = cache.load(root / cache.CACHE_DIR)
     assert set(first.pages) == set(second.pages) == expected
     assert second.pages["content/summaries/q7.md"] != first.pages["content/summaries/q7.md"]
     assert all(second.pages[p] == first.pages[p] for p in expected
@@ -537,11 +537,11 @@ def test_caches_are_frozen_out_of_the_collector_as_they_load_during_a_build_only
     root = make_site()
     assert build(BuildOptions(root=root)).ok
     assert gc.get_freeze_count() == 0  # (the build handed everything back)
-    assert cache.load(root).pages
+    assert cache.load(root / cache.CACHE_DIR).pages
     assert gc.get_freeze_count() == 0
     with persist.frozen_gc():
         frozen = gc.get_freeze_count()
-        manifest = cache.load(root)
+        manifest = cache.load(root / cache.CACHE_DIR)
         assert gc.get_freeze_count() > frozen + len(manifest.pages)
     assert gc.get_freeze_count() == 0
 

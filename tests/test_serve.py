@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from clinsite.cli import cli
 from clinsite.devhttp import EVENTS, SCRIPT, STYLES, BuildStatus, inject, locate, overlay
 from clinsite.diagnostics import error
-from clinsite.pipeline import BuildOptions, BuildResult
+from clinsite.pipeline import BuildOptions, BuildResult, build
 from clinsite.serve import DevServer
 from tests.conftest import REPO, summary
 
@@ -186,18 +186,158 @@ def test_a_new_file_is_built(served):
         events.close()
 
 
-def test_the_build_folder_is_private_and_removed(make_site: Callable[..., Path]):
+def page_inode(out: Path, name: str) -> int:
+    return (out / "summaries" / name / "index.html").stat().st_ino
+
+
+def test_the_preview_is_kept_in_the_cache_and_rebuilt_incrementally(
+        make_site: Callable[..., Path]):
+    root = make_site({"content/summaries/p.md": summary(title="Is it kept?")})
+    log = io.StringIO()
+    # Not bound: the port, so base_url, is the same for both servers.
+    server = DevServer(root, 8765, stream=log)
+    try:
+        status = server.rebuild()
+        preview = root / ".clinsite-cache/serve/site"
+        assert server.kept and status.site == preview and not status.failed
+        assert not (root / "site").exists()  # the user's site/ is not touched
+        assert (root / ".clinsite-cache/.gitignore").read_text() == "*\n"
+        assert (root / ".clinsite-cache/serve/cache/manifest.pickle").is_file()
+        page = (preview / "summaries/q/index.html").read_text("utf-8")
+        assert SCRIPT not in page  # the reload script exists only in responses
+        assert 'href="http://127.0.0.1:8765/summaries/q/"' in page  # base_url: the preview's
+        kept, edited = page_inode(preview, "p"), page_inode(preview, "q")
+
+        (root / "content/summaries/q.md").write_text(summary(title="Edited?"), "utf-8")
+        status = server.rebuild()
+        assert status.site == preview and not status.failed
+        assert "Edited?" in (preview / "summaries/q/index.html").read_text("utf-8")
+        assert page_inode(preview, "p") == kept  # not rendered again: the same file
+        assert page_inode(preview, "q") != edited
+        edited = page_inode(preview, "q")
+    finally:
+        server.stop()
+    assert (preview / "summaries/q/index.html").is_file()  # kept after stopping
+
+    again = DevServer(root, 8765, stream=log)  # the next run starts from it
+    try:
+        status = again.rebuild()
+        assert again.kept and status.site == preview and not status.failed
+        assert (page_inode(preview, "p"), page_inode(preview, "q")) == (kept, edited)
+    finally:
+        again.stop()
+    assert log.getvalue().count("Built 9 pages in ") == 3
+
+
+def test_a_second_server_of_the_same_root_builds_in_a_temporary_folder(
+        make_site: Callable[..., Path]):
     root = make_site()
-    server = DevServer(root, 0, stream=io.StringIO())
+    first = DevServer(root, 8765, stream=io.StringIO())
+    log = io.StringIO()
+    second = DevServer(root, 0, stream=log)
+    try:
+        assert first.kept and not second.kept
+        second.bind()
+        thread = threading.Thread(target=second.run, daemon=True)
+        thread.start()
+        wait_for(lambda: second.live.status.site is not None)
+        site = second.live.status.site
+        assert site is not None and not site.is_relative_to(root)
+        assert get(second.port, "/summaries/q/")[0] == 200
+        assert ("Another clinsite serve is previewing this site: this one builds in a "
+                "temporary folder, from scratch, and deletes it when it stops.\n") in \
+            log.getvalue()
+    finally:
+        second.stop()
+        thread.join(timeout=10)
+        first.stop()
+    assert not site.parent.exists()  # the temporary folder is deleted
+    assert not (root / ".clinsite-cache/serve/site").exists()  # the first never built
+    third = DevServer(root, 8765, stream=io.StringIO())  # the lock went with `first`
+    third.stop()
+    assert third.kept
+
+
+def test_a_failed_first_build_serves_the_last_runs_preview(make_site: Callable[..., Path]):
+    root = make_site()
+    server = DevServer(root, 8765, stream=io.StringIO())
+    try:
+        good = server.rebuild()
+    finally:
+        server.stop()
+    (root / "content/summaries/q.md").write_text(summary("Claim [@nokey].\n"), "utf-8")
+    log = io.StringIO()
+    server = DevServer(root, 8765, stream=log)
+    try:
+        status = server.rebuild()
+    finally:
+        server.stop()
+    assert status.failed and status.site == good.site
+    assert "content/summaries/q.md:7:9: error: unknown citation key 'nokey'" in log.getvalue()
+    assert "still serving the last good build." in log.getvalue()
+    assert "Yes" in (good.site / "summaries/q/index.html").read_text("utf-8")
+
+
+def test_serve_and_build_keep_their_own_caches(make_site: Callable[..., Path]):
+    """A preview does not undo `build`'s cache: the next build of site/ has nothing to do."""
+    root = make_site()
+    assert build(BuildOptions(root=root)).ok
+    before = page_inode(root / "site", "q")
+    manifest = (root / ".clinsite-cache/manifest.pickle").stat()
+    server = DevServer(root, 8765, stream=io.StringIO())
+    try:
+        assert not server.rebuild().failed
+    finally:
+        server.stop()
+    assert (root / ".clinsite-cache/manifest.pickle").stat().st_mtime_ns == \
+        manifest.st_mtime_ns
+    result = build(BuildOptions(root=root))
+    assert result.ok and result.written
+    assert page_inode(root / "site", "q") == before  # reused: nothing was rendered
+
+
+def test_only_a_build_while_the_server_has_no_thread_may_use_worker_processes(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    jobs: list[int | None] = []
+
+    def capturing(options: BuildOptions) -> BuildResult:
+        jobs.append(options.jobs)
+        return build(options)
+
+    server = DevServer(make_site(), 8765, builder=capturing, stream=io.StringIO())
+    try:
+        monkeypatch.setattr(threading, "active_count", lambda: 1)
+        server.rebuild()  # (as in `run`, before the watcher and the HTTP server start)
+        monkeypatch.setattr(threading, "active_count", lambda: 3)
+        server.rebuild()
+    finally:
+        server.stop()
+    assert jobs == [None, 1]  # None: one worker a core
+
+
+def test_a_change_during_the_first_build_is_caught_up(make_site: Callable[..., Path]):
+    root = make_site()
+    source = root / "content/summaries/q.md"
+    results: list[BuildResult] = []
+
+    def editing(options: BuildOptions) -> BuildResult:
+        results.append(build(options))
+        if len(results) == 1:  # saved while the first build runs: no watcher yet
+            source.write_text(summary(title="Changed meanwhile?"), "utf-8")
+        return results[-1]
+
+    log = io.StringIO()
+    server = DevServer(root, 0, builder=editing, stream=log)
     server.bind()
-    status = server.rebuild()
-    assert status.site is not None and not status.site.is_relative_to(root)
-    assert not (root / "site").exists()  # the user's site/ is not touched
-    page = (status.site / "summaries/q/index.html").read_text("utf-8")
-    assert SCRIPT not in page  # the reload script exists only in responses
-    workdir = status.site.parent.parent
-    server.stop()
-    assert not workdir.exists()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(results) >= 2)
+        wait_for(lambda: "Changed meanwhile?" in get(server.port, "/summaries/q/")[2])
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+    assert "Files changed during the first build; rebuilding\n" in log.getvalue()
 
 
 def test_a_builder_can_be_dropped_in_and_a_crash_is_survived(make_site: Callable[..., Path]):
@@ -274,7 +414,7 @@ def test_ctrl_c_stops_cleanly(make_site: Callable[..., Path], tmp_path: Path):
         built = lines.get(timeout=60)
         assert built.startswith("Built "), built
         assert get(port, "/summaries/q/")[0] == 200
-        assert any(scratch.iterdir())  # the private build folder
+        assert (root / ".clinsite-cache/serve/site/summaries/q/index.html").is_file()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
@@ -286,7 +426,10 @@ def test_ctrl_c_stops_cleanly(make_site: Callable[..., Path], tmp_path: Path):
     while not lines.empty():
         rest.append(lines.get())
     assert rest == ["Stopped.\n"]
-    assert not any(scratch.iterdir())  # removed on the way out
+    assert not any(scratch.iterdir())  # nothing left in the temporary folder
+    kept = DevServer(root, 0, stream=io.StringIO())  # the preview's lock went with it
+    kept.stop()
+    assert kept.kept
 
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; .ci/run installs it (never a download)
