@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -145,6 +146,13 @@ def _fork_context(size: int) -> Any:
     return multiprocessing.get_context("fork")
 
 
+def _quiet_worker() -> None:
+    """A worker ends quietly when its pool ends it (SIGTERM), whatever the parent made of
+    that signal (`clinsite serve` turns it into KeyboardInterrupt, which a forked worker
+    would print as a traceback)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: int,
         progress: Callable[[str], None] | None = None) -> list[PageRecord]:
     """Format `keys` once each, then build `docs`; in `jobs` processes where it pays."""
@@ -162,7 +170,7 @@ def _run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: in
         size = _pool_size(len(pending), jobs)
         forking = _fork_context(size)
         if forking is not None:
-            with forking.Pool(size) as pool:
+            with forking.Pool(size, _quiet_worker) as pool:
                 for part in pool.map(_format, _chunks(pending, size)):
                     shared.store.preload(part)  # each cited reference formatted once
         for key in pending:
@@ -171,7 +179,7 @@ def _run(shared: Shared, docs: Iterable[Document], keys: Iterable[str], jobs: in
         forking = _fork_context(size)
         records: list[PageRecord] = []
         if forking is not None:  # forked after formatting: the workers inherit the store
-            with forking.Pool(size) as pool:
+            with forking.Pool(size, _quiet_worker) as pool:
                 # Small shares, taken as they finish: the progress bar moves steadily.
                 for done in pool.imap_unordered(_work, _chunks(paths, size * 8)):
                     records.extend(done)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,11 +21,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from clinsite import parallel
 from clinsite.cli import cli
 from clinsite.devhttp import EVENTS, SCRIPT, STYLES, BuildStatus, inject, locate, overlay
 from clinsite.diagnostics import error
+from clinsite.parallel import PageRecord
 from clinsite.pipeline import BuildOptions, BuildResult, build
-from clinsite.serve import DevServer
+from clinsite.serve import DevServer, ServeError
 from tests.conftest import REPO, summary
 
 Response = tuple[int, dict[str, str], str]
@@ -233,6 +236,7 @@ def test_a_second_server_of_the_same_root_builds_in_a_temporary_folder(
         make_site: Callable[..., Path]):
     root = make_site()
     first = DevServer(root, 8765, stream=io.StringIO())
+    shutil.rmtree(root / ".clinsite-cache")  # (the lock is not in it)
     log = io.StringIO()
     second = DevServer(root, 0, stream=log)
     try:
@@ -244,7 +248,7 @@ def test_a_second_server_of_the_same_root_builds_in_a_temporary_folder(
         site = second.live.status.site
         assert site is not None and not site.is_relative_to(root)
         assert get(second.port, "/summaries/q/")[0] == 200
-        assert ("Another clinsite serve is previewing this site: this one builds in a "
+        assert ("Another clinsite serve is previewing this site: this server builds in a "
                 "temporary folder, from scratch, and deletes it when it stops.\n") in \
             log.getvalue()
     finally:
@@ -276,6 +280,15 @@ def test_a_failed_first_build_serves_the_last_runs_preview(make_site: Callable[.
     assert "content/summaries/q.md:7:9: error: unknown citation key 'nokey'" in log.getvalue()
     assert "still serving the last good build." in log.getvalue()
     assert "Yes" in (good.site / "summaries/q/index.html").read_text("utf-8")
+    # Made for another address (its absolute links point there): not served.
+    log = io.StringIO()
+    server = DevServer(root, 8766, stream=log)
+    try:
+        status = server.rebuild()
+    finally:
+        server.stop()
+    assert status.failed and status.site is None
+    assert "nothing to serve yet." in log.getvalue()
 
 
 def test_serve_and_build_keep_their_own_caches(make_site: Callable[..., Path]):
@@ -315,6 +328,38 @@ def test_only_a_build_while_the_server_has_no_thread_may_use_worker_processes(
     assert jobs == [None, 1]  # None: one worker a core
 
 
+def test_a_site_wide_change_is_built_in_a_process_of_its_own(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    from clinsite import serve
+
+    here: list[int | None] = []
+
+    def in_this_process(options: BuildOptions) -> BuildResult:
+        here.append(options.jobs)
+        return build(options)
+
+    monkeypatch.setattr(serve, "pipeline_build", in_this_process)  # (not in a spawned one)
+    root = make_site()
+    server = DevServer(root, 8765, stream=io.StringIO())
+    busy = threading.Event()
+    other = threading.Thread(target=busy.wait, daemon=True)  # as the watcher's threads are
+    other.start()
+    try:
+        assert not server.rebuild(["content/summaries/q.md"]).failed
+        assert here == [1]  # incremental, in the server's process
+        (root / "templates").mkdir(exist_ok=True)
+        theme = (REPO / "clinsite/theme/templates/summary.html").read_text("utf-8")
+        (root / "templates/summary.html").write_text(theme.replace(
+            "{% block main %}", "{% block main %}<p>From a template.</p>", 1), "utf-8")
+        status = server.rebuild(["templates/summary.html"])
+        assert not status.failed and here == [1]  # not built here
+        assert "<p>From a template.</p>" in \
+            (root / ".clinsite-cache/serve/site/summaries/q/index.html").read_text("utf-8")
+    finally:
+        busy.set()
+        server.stop()
+
+
 def test_a_change_during_the_first_build_is_caught_up(make_site: Callable[..., Path]):
     root = make_site()
     source = root / "content/summaries/q.md"
@@ -338,6 +383,82 @@ def test_a_change_during_the_first_build_is_caught_up(make_site: Callable[..., P
         server.stop()
         thread.join(timeout=10)
     assert "Files changed during the first build; rebuilding\n" in log.getvalue()
+
+
+def test_stop_lets_a_build_finish_and_a_stopped_server_builds_nothing(
+        make_site: Callable[..., Path]):
+    root = make_site()
+    started, go_on = threading.Event(), threading.Event()
+
+    def slow(options: BuildOptions) -> BuildResult:
+        started.set()
+        go_on.wait(10)
+        return build(options)
+
+    server = DevServer(root, 8765, builder=slow, stream=io.StringIO())
+    building = threading.Thread(target=server.rebuild, daemon=True)
+    building.start()
+    started.wait(10)
+    stopping = threading.Thread(target=server.stop, daemon=True)
+    stopping.start()
+    time.sleep(0.3)
+    assert stopping.is_alive()  # waits for the build: the preview is still this server's
+    assert not DevServer(root, 8765, stream=io.StringIO()).kept
+    go_on.set()
+    building.join(10)
+    stopping.join(10)
+    assert not stopping.is_alive()
+    with pytest.raises(ServeError, match="this server was stopped"):
+        server.rebuild()
+    after = DevServer(root, 8765, stream=io.StringIO())
+    after.stop()
+    assert after.kept
+
+    with socket.socket() as busy:  # a failed bind stops the server too
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        server = DevServer(root, busy.getsockname()[1], stream=io.StringIO())
+        with pytest.raises(ServeError, match="already in use"):
+            server.bind()
+    with pytest.raises(ServeError, match="this server was stopped"):
+        server.rebuild()
+
+
+def test_without_a_lock_the_server_builds_in_a_temporary_folder(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    from clinsite import serve
+
+    monkeypatch.setattr(serve, "fcntl", None)
+    server = DevServer(make_site(), 8765, stream=io.StringIO())
+    server.stop()
+    assert not server.kept
+    assert server.temporary_because == "This system cannot lock the preview folder"
+
+
+def _probing_work(paths: list[str]) -> list[PageRecord]:
+    """parallel._work, failing in a worker that kept its parent's SIGTERM handler."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        raise RuntimeError("the worker kept the parent's SIGTERM handler")
+    return _REAL_WORK(paths)
+
+
+_REAL_WORK = parallel._work
+
+
+def test_forked_workers_do_not_inherit_serves_signal_handler(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    """`serve` turns SIGTERM into KeyboardInterrupt, and a pool ends its workers with
+    SIGTERM: a worker with that handler prints a traceback in the terminal (when the
+    signal finds it waiting for work, a matter of timing), so the pool resets it."""
+    from clinsite.cli import _interrupt
+
+    monkeypatch.setattr(parallel, "_work", _probing_work)
+    root = make_site({f"content/summaries/s{i}.md": summary(title=f"S{i}?") for i in range(130)})
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        assert build(BuildOptions(root=root, jobs=2, search=False)).ok  # (a pool of two)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_a_builder_can_be_dropped_in_and_a_crash_is_survived(make_site: Callable[..., Path]):
