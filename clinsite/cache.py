@@ -151,7 +151,7 @@ def load(folder: Path) -> Manifest:
         for part, name in manifest.parts.items():
             if part == _CITING:
                 continue
-            values = persist.load(folder / _PARTS / name)
+            values = persist.load(folder / _PARTS / name, shared=True)
             if part == "references":
                 manifest.references = values
             else:
@@ -165,7 +165,7 @@ def load_citing(folder: Path, manifest: Manifest) -> CitingIndex | None:
     """The manifest's citing index (read once, then kept in it), or None."""
     if manifest.citing is None and _CITING in manifest.parts:
         try:
-            loaded = persist.load(folder / _PARTS / manifest.parts[_CITING])
+            loaded = persist.load(folder / _PARTS / manifest.parts[_CITING], shared=True)
         except Exception:  # (as in `load`)
             loaded = None
         manifest.citing = loaded if isinstance(loaded, CitingIndex) else None
@@ -181,12 +181,13 @@ class Pending:
     folder: Path  # the cache folder
     head: Manifest
     data: dict[str, bytes]  # file name in manifest/ -> pickled part
+    values: dict[str, object]  # file name in manifest/ -> the part (for persist.keeping)
 
     def write(self, tree: tuple[int, int] | None) -> None:
         """Write the changed parts, then the head (naming them, with the output folder's
         `tree`), then delete the parts no head names."""
         for name, data in self.data.items():
-            _dump(self.folder, f"{_PARTS}/{name}", data)
+            _write(self.folder, f"{_PARTS}/{name}", data, self.values[name])
         _dump(self.folder, _MANIFEST, dataclasses.replace(self.head, tree=tree))
         kept = set(self.head.parts.values())
         for stale in (self.folder / _PARTS).iterdir():
@@ -203,6 +204,7 @@ def prepare(folder: Path, manifest: Manifest, previous: Manifest | None = None) 
                                    _CITING: manifest.citing}
     parts: dict[str, str] = {}
     data: dict[str, bytes] = {}
+    kept: dict[str, object] = {}
     for part, values in contents.items():
         if previous is not None and part in previous.parts:
             if part == "references":
@@ -218,8 +220,9 @@ def prepare(folder: Path, manifest: Manifest, previous: Manifest | None = None) 
                 continue
         parts[part] = f"{part}-{os.urandom(8).hex()}.pickle"
         data[parts[part]] = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
+        kept[parts[part]] = values
     head = dataclasses.replace(manifest, pages={}, references={}, citing=None, parts=parts)
-    return Pending(folder, head, data)
+    return Pending(folder, head, data, kept)
 
 
 def ensure_folder(folder: Path) -> None:
@@ -230,13 +233,18 @@ def ensure_folder(folder: Path) -> None:
         gitignore.write_text("*\n")
 
 
-def _dump(folder: Path, name: str, value: object) -> None:
-    """Pickle `value` to `name` in the cache `folder` (`bytes`: already pickled)."""
+def _dump(folder: Path, name: str, value: object, *, shared: bool = False) -> None:
+    """Pickle `value` to `name` in the cache `folder`; `shared`: its readers never change
+    it (see persist.keeping)."""
     ensure_folder(folder)
-    if isinstance(value, bytes):
-        persist.write(folder / name, value)
-    else:
-        persist.dump(folder / name, value)
+    persist.dump(folder / name, value, shared=shared)
+
+
+def _write(folder: Path, name: str, data: bytes, value: object) -> None:
+    """Write `data`, the pickle of `value` (which its readers never change), to `name` in
+    the cache `folder`."""
+    ensure_folder(folder)
+    persist.write(folder / name, data, value)
 
 
 def load_front(folder: Path) -> ParseCache:
@@ -274,7 +282,7 @@ def load_documents(folder: Path, context: str) -> DocumentCache:
     for index in range(_DOCUMENT_BUCKETS):
         try:
             version, saved_context, bucket = persist.load(
-                folder / _DOCUMENTS / f"{index:02d}.pickle")
+                folder / _DOCUMENTS / f"{index:02d}.pickle", shared=True)
         except Exception:  # (a damaged cache file can raise almost anything: never an error)
             continue
         if version == (__version__, _FORMAT) and saved_context == context and \
@@ -295,7 +303,8 @@ def save_documents(folder: Path, context: str, documents: DocumentCache) -> None
         if index in grouped:
             grouped[index][rel] = entry
     for index, bucket in grouped.items():
-        _dump(folder, f"{_DOCUMENTS}/{index:02d}.pickle", ((__version__, _FORMAT), context, bucket))
+        _dump(folder, f"{_DOCUMENTS}/{index:02d}.pickle", ((__version__, _FORMAT), context, bucket),
+              shared=True)
 
 
 def _rebuild_document(cls: type, values: tuple[object, ...], body_length: int) -> object:

@@ -6,6 +6,11 @@ writer's journal, the no-op stamp) is a pickle written to a temporary name and r
 so a killed build leaves the old file or the new one. Loading one creates hundreds of
 thousands of objects, none of them garbage: `load` pauses the collector meanwhile and,
 within a build (`frozen_gc`), moves them straight to its permanent generation.
+
+A process that builds again and again (`clinsite serve`) can keep (`keeping`) the values of
+the files whose readers never change what they load (`shared`): the next build takes such
+a file's value from memory, by the file's identity (inode, size and mtime of the very file
+read or written), instead of unpickling it again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,31 @@ from pathlib import Path
 from typing import Any
 
 _frozen_scopes = 0
+_UNSET: Any = object()
+# While `keeping`: a file's path -> (its inode, size and mtime_ns, its value).
+_kept: dict[str, tuple[tuple[int, int, int], Any]] | None = None
+_touched: set[str] = set()  # the paths loaded or written in the `keeping` scope
+
+
+@contextlib.contextmanager
+def keeping(values: dict[str, tuple[tuple[int, int, int], Any]]) -> Iterator[None]:
+    """Within this scope, `shared` loads and writes remember their values in `values` (the
+    caller keeps it from one build to the next) and take them from it while the file is
+    the same one. For one build at a time; at its end, what the build neither loaded nor
+    wrote (a replaced manifest part, say) is let go."""
+    global _kept, _touched
+    previous = _kept, _touched
+    _kept, _touched = values, set()
+    try:
+        yield
+    finally:
+        for path in values.keys() - _touched:
+            del values[path]
+        _kept, _touched = previous
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @contextlib.contextmanager
@@ -50,15 +80,26 @@ def freeze_loaded() -> None:
         gc.freeze()
 
 
-def load(path: Path) -> Any:
+def load(path: Path, *, shared: bool = False) -> Any:
     """The value pickled at `path`, loaded with the collector paused (then frozen, within
     a build). Raises what opening or unpickling raises: a damaged file can raise almost
-    anything, and each caller treats any exception as "no cache"."""
+    anything, and each caller treats any exception as "no cache". `shared`: the caller
+    never changes the value, so while `keeping` it may be the one an earlier build of this
+    process loaded or wrote to this same file."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         with path.open("rb") as handle:
+            kept = _kept if shared else None
+            if kept is not None:
+                _touched.add(str(path))
+                identity = _identity(os.fstat(handle.fileno()))
+                hit = kept.get(str(path))
+                if hit is not None and hit[0] == identity:
+                    return hit[1]
             loaded = pickle.load(handle)
+            if kept is not None:
+                kept[str(path)] = (identity, loaded)
         freeze_loaded()
         return loaded
     finally:
@@ -66,14 +107,26 @@ def load(path: Path) -> Any:
             gc.enable()
 
 
-def dump(path: Path, value: object) -> None:
-    """Pickle `value` to `path` (making its folder), whole or not at all. Raises OSError."""
-    write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+def dump(path: Path, value: object, *, shared: bool = False) -> None:
+    """Pickle `value` to `path` (making its folder), whole or not at all. Raises OSError.
+    `shared`: as for `load` (the caller no longer changes `value`)."""
+    write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+          value if shared else _UNSET)
 
 
-def write(path: Path, data: bytes) -> None:
-    """Write `data` (a pickle) to `path` (making its folder), whole or not at all."""
+def write(path: Path, data: bytes, value: Any = _UNSET) -> None:
+    """Write `data` (a pickle) to `path` (making its folder), whole or not at all.
+    `value`: what `data` is the pickle of, to keep while `keeping` (see `load`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_bytes(data)
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        identity = _identity(os.fstat(handle.fileno()))  # (a rename keeps all three)
     os.replace(tmp, path)
+    if _kept is not None:
+        _touched.add(str(path))
+        if value is _UNSET:
+            _kept.pop(str(path), None)
+        else:
+            _kept[str(path)] = (identity, value)

@@ -24,11 +24,11 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import watchfiles
 
-from clinsite import stamp
+from clinsite import persist, stamp
 from clinsite.cache import CACHE_DIR, ensure_folder
 from clinsite.devhttp import BuildStatus, DevHandler, DevHTTPServer, LiveState
 from clinsite.pipeline import SOURCE_FOLDERS, BuildOptions, BuildResult
@@ -94,6 +94,8 @@ class DevServer:
         self.kept = self._lock is not None
         self.out = self._home / "site"
         self._building = threading.Lock()  # held by `rebuild`; `stop` waits for it
+        # What a build loaded or wrote of its cache, for the next (clinsite.persist.keeping)
+        self._kept: dict[str, tuple[tuple[int, int, int], Any]] = {}
         self._closed = False  # stopped (or failed to bind): it builds nothing more
         self._number = 0
         self._httpd: DevHTTPServer | None = None
@@ -184,9 +186,10 @@ class DevServer:
         # `full_build`); other builds are incremental, mostly small, and run here.
         jobs = None if threading.active_count() == 1 or _site_wide(changed) else 1
         options = BuildOptions(root=self.root, out=out, drafts=self.drafts, base_url=self.url,
-                               jobs=jobs, cache_dir=self._home / "cache")
+                               jobs=jobs, cache_dir=self._home / "cache", stamped=False)
         try:
-            result = self.builder(options)
+            with persist.keeping(self._kept):
+                result = self.builder(options)
         except Exception as exc:  # a bug in a builder must not take the server down
             note = f"clinsite failed while building ({type(exc).__name__}: {exc}); please report it"
             self._say(note)

@@ -242,7 +242,7 @@ def read_journal(path: Path | None, out: Path) -> Journal | None:
     if path is None:
         return None
     try:
-        journal = persist.load(path)
+        journal = persist.load(path, shared=True)  # (frozen all through)
     except Exception:  # (a damaged cache file can raise almost anything: never an error)
         return None
     if not isinstance(journal, Journal) or journal.format != 1 or \
@@ -563,7 +563,7 @@ class SiteWriter:
             changed.update(previous.files - produced)
             changed.update(produced - previous.files)
             trees = (previous, Tree(produced, folders, frozenset(changed)))
-        persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees))
+        persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees), shared=True)
 
     def abort(self) -> None:
         """Drop the temporary tree and the trash, before returning: the previous output is

@@ -826,9 +826,9 @@ def test_the_citing_index_is_read_only_by_a_build_that_lists_references(make_sit
     read: list[str] = []
     real = persist.load
 
-    def load(path):
+    def load(path, **options):
         read.append(path.name.split("-", 1)[0])
-        return real(path)
+        return real(path, **options)
 
     monkeypatch.setattr(persist, "load", load)
     q1 = root / "content/summaries/q1.md"

@@ -206,6 +206,7 @@ def test_the_preview_is_kept_in_the_cache_and_rebuilt_incrementally(
         assert not (root / "site").exists()  # the user's site/ is not touched
         assert (root / ".clinsite-cache/.gitignore").read_text() == "*\n"
         assert (root / ".clinsite-cache/serve/cache/manifest.pickle").is_file()
+        assert not (root / ".clinsite-cache/serve/cache/stamp.pickle").exists()  # (unused)
         page = (preview / "summaries/q/index.html").read_text("utf-8")
         assert SCRIPT not in page  # the reload script exists only in responses
         assert 'href="http://127.0.0.1:8765/summaries/q/"' in page  # base_url: the preview's
@@ -230,6 +231,47 @@ def test_the_preview_is_kept_in_the_cache_and_rebuilt_incrementally(
     finally:
         again.stop()
     assert log.getvalue().count("Built 9 pages in ") == 3
+
+
+def test_rebuilds_take_the_cache_from_memory_and_equal_a_clean_build(
+        make_site: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from clinsite import persist
+
+    root = make_site({f"content/summaries/s{i}.md": summary(title=f"S{i}?") for i in range(6)})
+    unpickled: list[str] = []
+    real = persist.pickle.load
+
+    def counting(handle, *args, **kwargs):  # type: ignore[no-untyped-def]
+        unpickled.append(Path(handle.name).relative_to(root).as_posix())
+        return real(handle, *args, **kwargs)
+
+    monkeypatch.setattr(persist.pickle, "load", counting)
+    server = DevServer(root, 8765, stream=io.StringIO())
+    try:
+        assert not server.rebuild().failed
+        edits = [("content/summaries/s1.md", summary("New claim [@smith2018].\n", title="S1?")),
+                 ("content/summaries/s9.md", summary(title="Added?")),
+                 ("references/refs.bib", (root / "references/refs.bib").read_text("utf-8")
+                  .replace("{A trial of things}", "{A renamed trial}"))]
+        for rel, text in edits:
+            (root / rel).write_text(text, "utf-8")
+            unpickled.clear()
+            assert not server.rebuild([rel]).failed
+            # The document buckets and the manifest's parts are the ones the last build
+            # wrote: taken from memory, not unpickled again.
+            assert not [name for name in unpickled if "/documents/" in name
+                        or "/manifest/" in name or name.endswith("output-trees.pickle")]
+    finally:
+        server.stop()
+    clean = tmp_path / "clean"
+    assert build(BuildOptions(root=root, out=clean, base_url=server.url, cache=False)).ok
+    files = sorted(p.relative_to(clean).as_posix() for p in clean.rglob("*") if p.is_file())
+    preview = root / ".clinsite-cache/serve/site"
+    assert files == sorted(p.relative_to(preview).as_posix()
+                           for p in preview.rglob("*") if p.is_file())
+    for rel in files:
+        assert (preview / rel).read_bytes() == (clean / rel).read_bytes(), rel
+    assert "A renamed trial" in (preview / "summaries/s1/index.html").read_text("utf-8")
 
 
 def test_a_second_server_of_the_same_root_builds_in_a_temporary_folder(

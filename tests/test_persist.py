@@ -1,0 +1,79 @@
+"""clinsite.persist: cache files written whole, and kept in memory between the builds of
+one process (`keeping`) while each is the very file read or written."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from clinsite import persist
+
+
+@pytest.fixture
+def unpickled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files persist.load unpickles, by name."""
+    names: list[str] = []
+    real = pickle.load
+
+    def counting(handle, *args, **kwargs):  # type: ignore[no-untyped-def]
+        names.append(Path(handle.name).name)
+        return real(handle, *args, **kwargs)
+
+    monkeypatch.setattr(persist.pickle, "load", counting)
+    return names
+
+
+def test_a_shared_file_is_unpickled_once_while_it_is_the_same_file(tmp_path: Path,
+                                                                  unpickled: list[str]):
+    path, other = tmp_path / "a.pickle", tmp_path / "b.pickle"
+    persist.dump(path, {"x": 1})
+    persist.dump(other, [2])
+    kept: dict = {}
+    with persist.keeping(kept):
+        first = persist.load(path, shared=True)
+        assert persist.load(path, shared=True) is first
+        assert persist.load(other) == [2] and persist.load(other) == [2]  # not shared
+    assert unpickled == ["a.pickle", "b.pickle", "b.pickle"]
+    with persist.keeping(kept):  # the next build
+        assert persist.load(path, shared=True) is first
+    assert unpickled == ["a.pickle", "b.pickle", "b.pickle"]
+
+    persist.dump(path, {"x": 2})  # replaced by another process (or outside `keeping`)
+    with persist.keeping(kept):
+        assert persist.load(path, shared=True) == {"x": 2}
+    assert unpickled[-1] == "a.pickle" and len(unpickled) == 4
+
+
+def test_a_shared_write_is_what_the_next_load_gets(tmp_path: Path, unpickled: list[str]):
+    path = tmp_path / "a.pickle"
+    value = {"x": [1, 2]}
+    kept: dict = {}
+    with persist.keeping(kept):
+        persist.dump(path, value, shared=True)
+    with persist.keeping(kept):
+        assert persist.load(path, shared=True) is value
+        persist.write(path, pickle.dumps("raw"))  # written without its value: forgotten
+        assert persist.load(path, shared=True) == "raw"
+    assert unpickled == ["a.pickle"]
+    assert persist.load(path) == "raw"  # the file itself is always what was written
+
+
+def test_what_a_build_did_not_touch_is_let_go(tmp_path: Path):
+    used, dropped = tmp_path / "used.pickle", tmp_path / "dropped.pickle"
+    kept: dict = {}
+    with persist.keeping(kept):
+        persist.dump(used, 1, shared=True)
+        persist.dump(dropped, 2, shared=True)
+    assert set(kept) == {str(used), str(dropped)}
+    with persist.keeping(kept):
+        persist.load(used, shared=True)
+    assert set(kept) == {str(used)}
+
+
+def test_outside_keeping_nothing_is_kept(tmp_path: Path, unpickled: list[str]):
+    path = tmp_path / "a.pickle"
+    persist.dump(path, {"x": 1}, shared=True)
+    assert persist.load(path, shared=True) is not persist.load(path, shared=True)
+    assert unpickled == ["a.pickle", "a.pickle"]
