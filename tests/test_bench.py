@@ -151,6 +151,27 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert [(r["scenario"], len(r["runs_s"])) for r in results] == [("edit-summary", 1)]
 
 
+def test_the_serve_scenario_times_rebuilds_in_one_server_process(tmp_path: Path) -> None:
+    out, corpus = tmp_path / "results.json", tmp_path / "corpus"
+    done = subprocess.run(
+        [sys.executable, "-m", "clinsite.bench", "-n", "10", "-r", "30", "--runs", "2",
+         "--scenarios", "serve-edit-summary", "--json", str(out), "--keep", str(corpus)],
+        capture_output=True, text=True, cwd=REPO, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[0] for row in rows[2:]] == ["| serve-edit-summary"]
+    results = json.loads(out.read_text())["results"]
+    assert [(r["scenario"], len(r["runs_s"])) for r in results] == [("serve-edit-summary", 2)]
+    assert all(0 < seconds < 30 for seconds in results[0]["runs_s"])
+    # The edits were reverted; the server's preview is the unedited site's.
+    preview = corpus / ".clinsite-cache/serve/site"
+    assert "benchmark edit" not in "".join(
+        p.read_text("utf-8") for p in (corpus / "content/summaries").glob("*.md"))
+    assert not any("benchmark edit" in p.read_text("utf-8")
+                   for p in (preview / "summaries").rglob("index.html"))
+
+
 def test_unknown_scenario_is_a_usage_error() -> None:
     done = subprocess.run([sys.executable, "-m", "clinsite.bench", "--scenarios", "nope"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)

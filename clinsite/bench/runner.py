@@ -8,11 +8,13 @@ cache) rebuilds untimed, so each run starts from the same built state.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,9 +34,12 @@ SCENARIOS: dict[str, str] = {
     "edit-page-template": "rebuild after editing templates/page.html",
     "edit-config": "rebuild after changing the title in site.yaml",
     "startup": "`clinsite --help` (CLI start-up)",
+    "serve-edit-summary": "`clinsite serve`: the rebuild after appending a sentence to one "
+                          "summary, in the server's process",
 }
 DEFAULT_SCENARIOS = ("clean", "noop", "edit-summary", "edit-reference", "edit-template",
-                     "edit-config", "startup")
+                     "edit-config", "startup", "serve-edit-summary")
+SERVE_DRIVER = Path(__file__).with_name("serve_driver.py")
 
 
 class BenchError(RuntimeError):
@@ -151,6 +156,13 @@ def run_scenario(name: str, lanes: list[Lane], runs: int,
                  progress: Callable[[str], None]) -> list[Result]:
     """`runs` timed runs of one scenario on every lane, alternating between lanes."""
     results = [Result(name, lane.target.label) for lane in lanes]
+    if name == "serve-edit-summary":  # one server process a lane, every run in it
+        for lane, result in zip(lanes, results, strict=True):
+            result.samples.extend(run_serve(lane, runs))
+            progress(f"{name} [{lane.target.label}]: " + ", ".join(
+                f"{s.seconds:.3f} s" for s in result.samples) +
+                f"; {result.samples[0].peak_rss_mib:.0f} MiB")
+        return results
     total = max(runs, STARTUP_RUNS) if name == "startup" else runs
     for index in range(total):
         for lane, result in zip(lanes, results, strict=True):
@@ -183,6 +195,25 @@ def run_once(name: str, lane: Lane, index: int) -> Sample:
     if lane.target.incremental:
         lane.build(f"rebuild after reverting {name}")
     return sample
+
+
+def run_serve(lane: Lane, runs: int) -> list[Sample]:
+    """`runs` timed rebuilds of a dev server (serve_driver.py) after editing one summary,
+    as for `edit-summary`; each sample has the server process's peak memory."""
+    rel = lane.corpus.edit_summary
+    original = (lane.root / rel).read_text("utf-8")
+    edits = [append_sentence(original, f"benchmark edit {index + 1}") for index in range(runs)]
+    with tempfile.TemporaryDirectory(prefix="clinsite-bench-serve-") as scratch:
+        edits_file, times_file = Path(scratch) / "edits.json", Path(scratch) / "times.json"
+        edits_file.write_text(json.dumps(edits), "utf-8")
+        whole = measure([lane.target.python, str(SERVE_DRIVER), str(lane.root), rel,
+                         str(edits_file), str(times_file)], lane.target.env)
+        if whole.status != 0 or not times_file.is_file():
+            raise BenchError(f"[{lane.target.label}] serve-edit-summary: the server exited "
+                             f"with status {whole.status}:\n{whole.stderr.strip()[-3000:]}")
+        times = json.loads(times_file.read_text("utf-8"))
+    return [Sample(seconds, whole.peak_rss_mib, whole.tree_rss_mib, 0, whole.stderr)
+            for seconds in times]
 
 
 # --- edits ----------------------------------------------------------------------
