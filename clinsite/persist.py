@@ -9,13 +9,15 @@ within a build (`frozen_gc`), moves them straight to its permanent generation.
 
 A process that builds again and again (`clinsite serve`) can keep (`keeping`) the values of
 the files whose readers never change what they load (`shared`): the next build takes such
-a file's value from memory, by the file's identity (inode, size and mtime of the very file
-read or written), instead of unpickling it again.
+a file's value from memory, by the file's identity (device, inode, size, mtime and ctime
+of the very file read or written: a rename sets the ctime, which no tool can set back),
+instead of unpickling it again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import os
 import pickle
@@ -25,30 +27,32 @@ from typing import Any
 
 _frozen_scopes = 0
 _UNSET: Any = object()
-# While `keeping`: a file's path -> (its inode, size and mtime_ns, its value).
-_kept: dict[str, tuple[tuple[int, int, int], Any]] | None = None
-_touched: set[str] = set()  # the paths loaded or written in the `keeping` scope
+Identity = tuple[int, int, int, int, int]
+Kept = dict[str, tuple[Identity, Any]]  # a file's path -> (its identity, its value)
+# While `keeping` (in this thread or task): the values kept, and the paths loaded or
+# written in the scope.
+_keeping: contextvars.ContextVar[tuple[Kept, set[str]] | None] = contextvars.ContextVar(
+    "clinsite_persist_keeping", default=None)
 
 
 @contextlib.contextmanager
-def keeping(values: dict[str, tuple[tuple[int, int, int], Any]]) -> Iterator[None]:
-    """Within this scope, `shared` loads and writes remember their values in `values` (the
-    caller keeps it from one build to the next) and take them from it while the file is
-    the same one. For one build at a time; at its end, what the build neither loaded nor
-    wrote (a replaced manifest part, say) is let go."""
-    global _kept, _touched
-    previous = _kept, _touched
-    _kept, _touched = values, set()
+def keeping(values: Kept) -> Iterator[None]:
+    """Within this scope (this thread's), `shared` loads and writes remember their values
+    in `values` (the caller keeps it from one build to the next) and take them from it
+    while the file is the same one. At its end, what the scope neither loaded nor wrote
+    (a replaced manifest part, say) is let go."""
+    touched: set[str] = set()
+    token = _keeping.set((values, touched))
     try:
         yield
     finally:
-        for path in values.keys() - _touched:
+        _keeping.reset(token)
+        for path in values.keys() - touched:
             del values[path]
-        _kept, _touched = previous
 
 
-def _identity(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+def _identity(st: os.stat_result) -> Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @contextlib.contextmanager
@@ -90,15 +94,16 @@ def load(path: Path, *, shared: bool = False) -> Any:
     gc.disable()
     try:
         with path.open("rb") as handle:
-            kept = _kept if shared else None
-            if kept is not None:
-                _touched.add(str(path))
+            scope = _keeping.get() if shared else None
+            if scope is not None:
+                kept, touched = scope
+                touched.add(str(path))
                 identity = _identity(os.fstat(handle.fileno()))
                 hit = kept.get(str(path))
                 if hit is not None and hit[0] == identity:
                     return hit[1]
             loaded = pickle.load(handle)
-            if kept is not None:
+            if scope is not None:
                 kept[str(path)] = (identity, loaded)
         freeze_loaded()
         return loaded
@@ -119,14 +124,19 @@ def write(path: Path, data: bytes, value: Any = _UNSET) -> None:
     `value`: what `data` is the pickle of, to keep while `keeping` (see `load`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    scope = _keeping.get()
+    if scope is None or value is _UNSET or os.name == "nt":  # (Windows: no rename while open)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        if scope is not None:
+            scope[1].add(str(path))
+            scope[0].pop(str(path), None)
+        return
     with tmp.open("wb") as handle:
         handle.write(data)
         handle.flush()
-        identity = _identity(os.fstat(handle.fileno()))  # (a rename keeps all three)
-    os.replace(tmp, path)
-    if _kept is not None:
-        _touched.add(str(path))
-        if value is _UNSET:
-            _kept.pop(str(path), None)
-        else:
-            _kept[str(path)] = (identity, value)
+        os.replace(tmp, path)
+        identity = _identity(os.fstat(handle.fileno()))  # (after the rename: its ctime)
+    kept, touched = scope
+    touched.add(str(path))
+    kept[str(path)] = (identity, value)

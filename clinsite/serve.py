@@ -24,7 +24,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import watchfiles
 
@@ -95,7 +95,7 @@ class DevServer:
         self.out = self._home / "site"
         self._building = threading.Lock()  # held by `rebuild`; `stop` waits for it
         # What a build loaded or wrote of its cache, for the next (clinsite.persist.keeping)
-        self._kept: dict[str, tuple[tuple[int, int, int], Any]] = {}
+        self._kept: persist.Kept = {}
         self._closed = False  # stopped (or failed to bind): it builds nothing more
         self._number = 0
         self._httpd: DevHTTPServer | None = None

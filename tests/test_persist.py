@@ -3,7 +3,9 @@ one process (`keeping`) while each is the very file read or written."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import threading
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,43 @@ def test_outside_keeping_nothing_is_kept(tmp_path: Path, unpickled: list[str]):
     persist.dump(path, {"x": 1}, shared=True)
     assert persist.load(path, shared=True) is not persist.load(path, shared=True)
     assert unpickled == ["a.pickle", "a.pickle"]
+
+
+def test_a_file_rewritten_in_place_with_its_old_mtime_is_read_again(tmp_path: Path):
+    path = tmp_path / "a.pickle"
+    kept: dict = {}
+    with persist.keeping(kept):
+        persist.dump(path, "old-value", shared=True)
+    st = path.stat()
+    data = pickle.dumps("NEW-value", protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(data) == st.st_size
+    path.write_bytes(data)  # in place (the same inode) and the same size...
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # ...and the old mtime (cp -p)
+    assert path.stat().st_ino == st.st_ino
+    with persist.keeping(kept):
+        assert persist.load(path, shared=True) == "NEW-value"  # (its ctime changed)
+
+
+def test_each_thread_keeps_its_own(tmp_path: Path):
+    a, b = tmp_path / "a.pickle", tmp_path / "b.pickle"
+    persist.dump(a, [1])
+    persist.dump(b, [2])
+    mine: dict = {}
+    theirs: dict = {}
+    inside, go_on = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with persist.keeping(theirs):  # starts first, ends first
+            inside.set()
+            go_on.wait(5)
+            persist.load(b, shared=True)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    inside.wait(5)
+    with persist.keeping(mine):
+        go_on.set()
+        thread.join(5)
+        persist.load(a, shared=True)
+    assert set(mine) == {str(a)} and set(theirs) == {str(b)}
+    assert persist.load(a, shared=True) is not persist.load(a, shared=True)  # no scope left
