@@ -42,6 +42,9 @@ from clinsite.views import LinkView, ViewContext
 from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
 
 SOURCE_FOLDERS = ("content", "references", "templates")
+# The inputs of every page besides settings and environment (`site_digest`): a change to
+# one rebuilds all pages. Paths relative to the root; "templates" is a folder.
+SITE_WIDE_INPUTS = ("site.yaml", "content/board.yaml", "templates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,10 +448,17 @@ def site_digest(root: Path, options: BuildOptions, content: Content, today: obje
         path = root / rel
         return path.read_bytes() if path.is_file() else b""
 
+    files = [read(rel) for rel in SITE_WIDE_INPUTS if rel != "templates"]
     plain = sorted((page.title, page.url) for page in content.pages)
-    return cache.digest(read("site.yaml"), read("content/board.yaml"),
-                        cache.tree_digest(root / "templates", THEME), today, options.base_url,
-                        options.drafts, options.search, plain, stamp.environment())
+    return cache.digest(*files, cache.tree_digest(root / "templates", THEME), today,
+                        options.base_url, options.drafts, options.search, plain,
+                        stamp.environment())
+
+
+def site_wide(changed: Iterable[str]) -> bool:
+    """Whether one of these paths (relative to the root) is a site-wide input."""
+    return any(path == rel or path.startswith(rel + "/")
+               for path in changed for rel in SITE_WIDE_INPUTS)
 
 
 _CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")
@@ -564,8 +574,7 @@ def _find_after(text: str, needle: str, start: tuple[int, int]) -> tuple[int, in
 def _finish(result: BuildResult, options: BuildOptions, started: float) -> BuildResult:
     if options.strict:
         result.report = result.report.strict()
-    if options.write and result.written and result.ok and options.stamp is not None and \
-            options.stamped:
+    if options.write and result.written and result.ok and options.stamp is not None:
         stamp.save(options.cache_folder, options.out_dir, options.stamp,
                    tuple(result.report.sorted()), result.pages, result.folders)
     elif options.write and (result.written or not options.cache):

@@ -31,7 +31,7 @@ import watchfiles
 from clinsite import persist, stamp
 from clinsite.cache import CACHE_DIR, ensure_folder
 from clinsite.devhttp import BuildStatus, DevHandler, DevHTTPServer, LiveState
-from clinsite.pipeline import SOURCE_FOLDERS, BuildOptions, BuildResult
+from clinsite.pipeline import SOURCE_FOLDERS, BuildOptions, BuildResult, site_wide
 from clinsite.pipeline import build as pipeline_build
 from clinsite.progress import plural, tally, write_diagnostics
 from clinsite.writer import MARKER
@@ -44,7 +44,6 @@ except ImportError:  # (not on Windows: every server then builds in a temporary 
 HOST = "127.0.0.1"
 WATCHED_FILES = ("site.yaml",)
 PREVIEW = "serve"  # the preview's folder in the root's cache folder
-SITE_WIDE = ("site.yaml", "content/board.yaml")  # (and templates/): every page's inputs
 _MADE_WITH = "settings.json"  # the local address and --drafts the kept preview was made with
 
 Builder = Callable[[BuildOptions], BuildResult]
@@ -61,13 +60,11 @@ def full_build(options: BuildOptions) -> BuildResult:
     import concurrent.futures
     import multiprocessing
 
+    from clinsite import pipeline
+
     spawning = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawning) as pool:
-        return pool.submit(_build_here, options).result()
-
-
-def _build_here(options: BuildOptions) -> BuildResult:
-    return pipeline_build(options)
+        return pool.submit(pipeline.build, options).result()
 
 
 class ServeError(Exception):
@@ -184,7 +181,7 @@ class DevServer:
         # Worker processes for the first build of `run` (before the server starts any
         # thread) and after a change every page depends on (in a process of its own: see
         # `full_build`); other builds are incremental, mostly small, and run here.
-        jobs = None if threading.active_count() == 1 or _site_wide(changed) else 1
+        jobs = None if threading.active_count() == 1 or site_wide(changed) else 1
         options = BuildOptions(root=self.root, out=out, drafts=self.drafts, base_url=self.url,
                                jobs=jobs, cache_dir=self._home / "cache", stamped=False)
         try:
@@ -255,12 +252,6 @@ class DevServer:
     def _say(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
-
-
-def _site_wide(changed: Iterable[str]) -> bool:
-    """Whether one of these paths is an input of every page (clinsite.pipeline.site_digest)."""
-    return any(path in SITE_WIDE or path == "templates" or path.startswith("templates/")
-               for path in changed)
 
 
 def _preview_folder(root: Path) -> tuple[Path, int | None, str]:

@@ -120,3 +120,19 @@ def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.exit_code == 0, result.output
     assert not re.search(r": (warning|error): ", result.output)
     return out
+
+
+@pytest.fixture
+def unpickled(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files clinsite.persist.load unpickles (a load taken from memory is not one)."""
+    from clinsite import persist
+
+    paths: list[Path] = []
+    real = persist.pickle.load
+
+    def counting(handle, *args, **kwargs):  # type: ignore[no-untyped-def]
+        paths.append(Path(handle.name))
+        return real(handle, *args, **kwargs)
+
+    monkeypatch.setattr(persist.pickle, "load", counting)
+    return paths

@@ -234,18 +234,8 @@ def test_the_preview_is_kept_in_the_cache_and_rebuilt_incrementally(
 
 
 def test_rebuilds_take_the_cache_from_memory_and_equal_a_clean_build(
-        make_site: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from clinsite import persist
-
+        make_site: Callable[..., Path], tmp_path: Path, unpickled: list[Path]):
     root = make_site({f"content/summaries/s{i}.md": summary(title=f"S{i}?") for i in range(6)})
-    unpickled: list[str] = []
-    real = persist.pickle.load
-
-    def counting(handle, *args, **kwargs):  # type: ignore[no-untyped-def]
-        unpickled.append(Path(handle.name).relative_to(root).as_posix())
-        return real(handle, *args, **kwargs)
-
-    monkeypatch.setattr(persist.pickle, "load", counting)
     server = DevServer(root, 8765, stream=io.StringIO())
     try:
         assert not server.rebuild().failed
@@ -259,8 +249,8 @@ def test_rebuilds_take_the_cache_from_memory_and_equal_a_clean_build(
             assert not server.rebuild([rel]).failed
             # The document buckets and the manifest's parts are the ones the last build
             # wrote: taken from memory, not unpickled again.
-            assert not [name for name in unpickled if "/documents/" in name
-                        or "/manifest/" in name or name.endswith("output-trees.pickle")]
+            assert not [path for path in unpickled if path.parent.name in ("documents", "manifest")
+                        or path.name == "output-trees.pickle"]
     finally:
         server.stop()
     clean = tmp_path / "clean"
@@ -351,15 +341,19 @@ def test_serve_and_build_keep_their_own_caches(make_site: Callable[..., Path]):
     assert page_inode(root / "site", "q") == before  # reused: nothing was rendered
 
 
-def test_only_a_build_while_the_server_has_no_thread_may_use_worker_processes(
-        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
-    jobs: list[int | None] = []
-
-    def capturing(options: BuildOptions) -> BuildResult:
+def recording(jobs: list[int | None]) -> Callable[[BuildOptions], BuildResult]:
+    """A builder that builds, noting each build's `jobs`."""
+    def builder(options: BuildOptions) -> BuildResult:
         jobs.append(options.jobs)
         return build(options)
 
-    server = DevServer(make_site(), 8765, builder=capturing, stream=io.StringIO())
+    return builder
+
+
+def test_only_a_build_while_the_server_has_no_thread_may_use_worker_processes(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    jobs: list[int | None] = []
+    server = DevServer(make_site(), 8765, builder=recording(jobs), stream=io.StringIO())
     try:
         monkeypatch.setattr(threading, "active_count", lambda: 1)
         server.rebuild()  # (as in `run`, before the watcher and the HTTP server start)
@@ -375,12 +369,7 @@ def test_a_site_wide_change_is_built_in_a_process_of_its_own(
     from clinsite import serve
 
     here: list[int | None] = []
-
-    def in_this_process(options: BuildOptions) -> BuildResult:
-        here.append(options.jobs)
-        return build(options)
-
-    monkeypatch.setattr(serve, "pipeline_build", in_this_process)  # (not in a spawned one)
+    monkeypatch.setattr(serve, "pipeline_build", recording(here))  # (not in a spawned one)
     root = make_site()
     server = DevServer(root, 8765, stream=io.StringIO())
     busy = threading.Event()
