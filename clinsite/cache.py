@@ -38,7 +38,7 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 15  # (15: merged search shards hold no WebAssembly of their own)
+_FORMAT = 16  # (16: a page's record names the templates it used)
 
 
 def _pickle_by_constructor(*classes: type) -> None:
@@ -74,19 +74,6 @@ def source_digest(doc: Document) -> str:
     return digest(doc.text.encode(), doc.updated)
 
 
-def tree_digest(*folders: Path) -> str:
-    """Hash of every file's path and bytes under `folders` (templates, theme)."""
-    h = hashlib.blake2b(digest_size=16)
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                h.update(path.relative_to(folder).as_posix().encode() + b"\0")
-                h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     source: str  # digest of the file's text
@@ -106,6 +93,7 @@ class Manifest:
     references: dict[str, tuple[str, Reference]] = field(default_factory=dict)  # key: (digest, ref)
     html_pages: int = 0  # pages the build wrote (what a no-op build reports)
     listings: frozenset[str] = frozenset()  # the keys clinsite.render.ListingMemo kept
+    listing_templates: tuple[str, ...] = ()  # the templates those listings' renders loaded
     parts: dict[str, str] = field(default_factory=dict)  # part -> its file (see `save`)
     # The output folder's (mtime_ns, inode) once these pages were committed: the manifest
     # describes that tree only (not one a --no-cache build, or a build killed before it
@@ -362,7 +350,8 @@ def link_outputs(outputs: Iterable[str], previous_out: Path, writer: SiteWriter)
 
 
 def page_deps(record: PageRecord, ref_digests: Mapping[str, str], related: object,
-              history: object) -> str:
-    """Digest of what a page shows besides its own source and the site-wide inputs."""
+              history: object, templates: str) -> str:
+    """Digest of what a page shows besides its own source and the site-wide inputs.
+    `templates`: the digest of the templates its last render loaded (Renderer.templates_digest)."""
     refs = "\0".join([f"{ref.key}\1{ref_digests.get(ref.key, '?')}" for ref in record.references])
-    return digest(refs.encode(), related, history, record.links)
+    return digest(refs.encode(), related, history, record.links, templates)

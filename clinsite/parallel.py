@@ -44,6 +44,8 @@ class PageRecord:
     diagnostics: tuple[Diagnostic, ...]
     outputs: tuple[str, ...]  # files written for it, relative to the output folder
     indexed_digest: str = ""  # of what the search index sees of its index.html
+    # The templates its render loaded (Renderer.recording): what it depends on of the theme
+    templates: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -73,8 +75,10 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
     diagnostics = list(composed.diagnostics)
     outputs: list[str] = []
     indexed = ""
+    renderer = shared.renderer
     try:
-        html = shared.renderer.render_document(doc, composed)
+        with renderer.recording() as used:
+            html = renderer.render_document(doc, composed)
     except TemplateFailure as exc:
         diagnostics.append(exc.diagnostic)
     else:
@@ -92,7 +96,7 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
         if shared.writer is not None and shared.views:
             search.write_view(shared.writer.tmp, outputs[0], view)
     return PageRecord(doc.path, composed.references, composed.links, _summary_text(composed),
-                      tuple(diagnostics), tuple(outputs), indexed)
+                      tuple(diagnostics), tuple(outputs), indexed, renderer.used_templates(used))
 
 
 def _summary_text(composed: ComposedPage) -> str:

@@ -28,7 +28,7 @@ from clinsite.markdown import PageEnv, make_markdown, render_markdown
 from clinsite.models import Content, Document, Drug
 from clinsite.parallel import PageRecord, Shared, default_jobs
 from clinsite.references import ReferenceStore, load_references
-from clinsite.render import THEME, ListingMemo, Renderer, SiteView, TemplateFailure, generator
+from clinsite.render import ListingMemo, Renderer, SiteView, TemplateFailure, generator
 from clinsite.resolve import (
     check_policy_page,
     check_related,
@@ -42,9 +42,12 @@ from clinsite.views import LinkView, ViewContext
 from clinsite.writer import MARKER, SiteWriter, UnsafeOutput, check_output_dir, recover
 
 SOURCE_FOLDERS = ("content", "references", "templates")
-# The inputs of every page besides settings and environment (`site_digest`): a change to
-# one rebuilds all pages. Paths relative to the root; "templates" is a folder.
-SITE_WIDE_INPUTS = ("site.yaml", "content/board.yaml", "templates")
+# The files every page depends on besides the environment (`site_digest`): a change to one
+# rebuilds all pages. Paths relative to the root.
+SETTINGS_INPUTS = ("site.yaml", "content/board.yaml")
+# What a change may rebuild many pages after (`site_wide`): the settings and the templates
+# (a folder), whose pages are those whose records name the changed template.
+SITE_WIDE_INPUTS = (*SETTINGS_INPUTS, "templates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +161,14 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                       git.history([doc.path for doc in content.reviewed()]))
     renderer = Renderer(root, site, ctx, folder / cache.TEMPLATES if caching else None)
     plan = _plan(options, content, store, ctx, site_digest(root, options, content, today),
-                 documents.sources() if documents is not None else {})
+                 documents.sources() if documents is not None else {},
+                 renderer.templates_digest)
     # The loaded content, references and caches live for the whole build: keep the cyclic
     # collector from walking them again and again (as often as every 700 allocations).
     gc.freeze()
     if caching:
         renderer.memo = ListingMemo(folder / cache.LISTINGS,
-                                    plan.manifest.listings if plan.usable() else None)
+                                    plan.manifest.listings if plan.usable() else None, renderer)
     if plan.up_to_date(content):
         # Nothing any page depends on changed and the output is intact: report the
         # pages' diagnostics again and leave the output as it is.
@@ -236,10 +240,11 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         # output is committed.
         if writer is not None and citing is not None and not (
                 report.errors or (options.strict and report.warnings)):
+            memo = renderer.memo
             pending = plan.prepare(records, output.pages + sum(
                 1 for r in records.values() for o in r.outputs if o.endswith(".html")),
-                frozenset(renderer.memo.used) if renderer.memo is not None else frozenset(),
-                citing)
+                frozenset(memo.used) if memo is not None else frozenset(),
+                tuple(sorted(memo.names)) if memo is not None else (), citing)
         report.extend(indexer.wait())
         failing = bool(report.errors or (options.strict and report.warnings))
         if writer is not None and not report.errors and not failing:
@@ -286,6 +291,10 @@ class _Plan:
     # history)
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
     shared: str  # digest of the site's titles and URLs by slug, and git history (`_plan`)
+    templates: Callable[[tuple[str, ...]], str]  # names -> digest of their sources now
+    # Whether what the pages' dependency digests share (`shared`, and every template the
+    # manifest's pages and listings used) is as the manifest has it
+    same_shared: bool
     live: tuple[int, int] | None  # cache.tree_id of the output folder now
     journal: writer_mod.Journal | None  # the writer's record of the output trees
     live_tree: writer_mod.Tree | None  # its record of the output, if the output is intact
@@ -326,7 +335,8 @@ class _Plan:
 
     def up_to_date(self, content: Content) -> bool:
         """True when the previous output is exactly what this build would write."""
-        if not self.usable() or set(self.manifest.pages) != set(self.sources):
+        if not self.usable() or not self.same_shared or \
+                set(self.manifest.pages) != set(self.sources):
             return False
         pages = self.manifest.pages
         if any(pages[doc.path].source != self.sources[doc.path] or
@@ -364,7 +374,8 @@ class _Plan:
                 indexer.submit(index, pages)
 
     def prepare(self, records: Mapping[str, PageRecord], html_pages: int,
-                listings: frozenset[str], citing: CitingIndex) -> cache.Pending | None:
+                listings: frozenset[str], listing_templates: tuple[str, ...],
+                citing: CitingIndex) -> cache.Pending | None:
         """The manifest of this build, to be written once its output is committed (None
         without the cache)."""
         if not self.options.cache:
@@ -383,18 +394,23 @@ class _Plan:
                 if key in self.refs}
         return cache.prepare(self.options.cache_folder, cache.Manifest(
             self.site, str(self.previous.resolve()), pages, self.shard_digests, refs,
-            html_pages=html_pages, listings=listings, shared=self.shared, citing=citing),
+            html_pages=html_pages, listings=listings, listing_templates=listing_templates,
+            shared=_shared(self.shared, self.templates, pages.values(), listing_templates),
+            citing=citing),
             self.manifest)
 
     def deps_after(self, record: PageRecord) -> str:
-        return cache.page_deps(record, self.refs, *self.context[record.path])
+        return cache.page_deps(record, self.refs, *self.context[record.path],
+                               self.templates(record.templates))
 
 
 
 def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: ViewContext,
-          site: str, known: Mapping[str, str]) -> _Plan:
+          site: str, known: Mapping[str, str],
+          templates: Callable[[tuple[str, ...]], str]) -> _Plan:
     """Digest every page's inputs and decide against the previous manifest. `known`: the
-    source digests the document cache already has, by path."""
+    source digests the document cache already has, by path; `templates`: the digest of the
+    sources of templates, by their names (Renderer.templates_digest)."""
     manifest = cache.load(options.cache_folder) if options.cache and options.write \
         else cache.Manifest()
     paths = {doc.path for doc in content.all()}
@@ -410,14 +426,16 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
     # References formatted by an earlier build, whose entries have not changed since.
     store.preload({key: ref for key, (known, ref) in manifest.references.items()
                    if refs.get(key) == known})
-    # A page's dependency digest takes the titles and URLs of its related pages and its git
-    # history from elsewhere: when neither the site's pages by slug nor its history changed
-    # since the last build, nor the entry of any reference a page cites, the page's digest is
-    # the manifest's, and is not made again (one digest of the site instead of one a page).
+    # A page's dependency digest takes the titles and URLs of its related pages, its git
+    # history and the templates it used from elsewhere: when neither the site's pages by
+    # slug, nor its history, nor any template a page used changed since the last build, nor
+    # the entry of any reference a page cites, the page's digest is the manifest's, and is
+    # not made again (one digest of the site instead of one a page).
     shared = cache.digest(sorted((slug, doc.title, doc.url)
                                  for slug, doc in ctx.pages_by_slug.items()),
                           sorted(ctx.history.items()))
-    same_shared = manifest.shared == shared
+    same_shared = manifest.shared == _shared(shared, templates, manifest.pages.values(),
+                                             manifest.listing_templates)
     before = manifest.references
     changed = {key for key in keys
                if (was := before.get(key)) is None or was[0] != refs.get(key)}
@@ -434,12 +452,23 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
                 changed.isdisjoint([ref.key for ref in entry.record.references]):
             deps[doc.path] = entry.deps
         else:
-            deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path])
+            deps[doc.path] = cache.page_deps(entry.record, refs, *context[doc.path],
+                                             templates(entry.record.templates))
     journal = writer_mod.read_journal(options.cache_folder / cache.JOURNAL,
                                       options.out_dir) if options.cache and options.write else None
     return _Plan(options, store, manifest, site, sources, keys, refs, context, deps, shared,
-                 cache.tree_id(options.out_dir), journal,
+                 templates, same_shared, cache.tree_id(options.out_dir), journal,
                  writer_mod.live_tree(journal, options.out_dir))
+
+
+def _shared(site: str, templates: Callable[[tuple[str, ...]], str],
+            entries: Iterable[cache.Entry], listing_templates: tuple[str, ...]) -> str:
+    """What a manifest keeps as the inputs its pages' dependency digests and its listings
+    share: `site` (`_plan`) and the sources of every template its pages (`entries`) and
+    listings used."""
+    used = {entry.record.templates for entry in entries}  # (a few tuples, shared by many)
+    used.add(listing_templates)
+    return cache.digest(site, templates(tuple(sorted({name for names in used for name in names}))))
 
 
 def site_digest(root: Path, options: BuildOptions, content: Content, today: object) -> str:
@@ -448,15 +477,16 @@ def site_digest(root: Path, options: BuildOptions, content: Content, today: obje
         path = root / rel
         return path.read_bytes() if path.is_file() else b""
 
-    files = [read(rel) for rel in SITE_WIDE_INPUTS if rel != "templates"]
+    files = [read(rel) for rel in SETTINGS_INPUTS]
     plain = sorted((page.title, page.url) for page in content.pages)
-    return cache.digest(*files, cache.tree_digest(root / "templates", THEME), today,
-                        options.base_url, options.drafts, options.search, plain,
+    return cache.digest(*files, today, options.base_url, options.drafts, options.search, plain,
                         stamp.environment())
 
 
 def site_wide(changed: Iterable[str]) -> bool:
-    """Whether one of these paths (relative to the root) is a site-wide input."""
+    """Whether one of these paths (relative to the root) is a site-wide input: settings,
+    which rebuild every page, or a template, which may (`serve` builds after such a change
+    in a process of its own, with workers)."""
     return any(path == rel or path.startswith(rel + "/")
                for path in changed for rel in SITE_WIDE_INPUTS)
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from types import CodeType, TracebackType
+from typing import Any, Protocol
 
 import jinja2
 
@@ -99,7 +101,34 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-def make_environment(root: Path, bytecode: Path | None = None) -> jinja2.Environment:
+class TrackingEnvironment(jinja2.Environment):
+    """An environment that can record the name of every template a render loads: the one
+    it starts from and each it extends, includes or imports, by a constant name or a
+    computed one (the compiled code asks `get_template` or `select_template` for each, on
+    every render, even when the template is already loaded). A page's record keeps these
+    names, so that editing a template rebuilds only the pages that used it."""
+
+    recording: set[str] | None = None
+
+    def get_template(self, name: str | jinja2.Template, parent: str | None = None,
+                     globals: MutableMapping[str, Any] | None = None) -> jinja2.Template:
+        if self.recording is not None and isinstance(name, str):
+            self.recording.add(self.join_path(name, parent) if parent is not None else name)
+        return super().get_template(name, parent, globals)
+
+    def select_template(self, names: Iterable[str | jinja2.Template],
+                        parent: str | None = None,
+                        globals: MutableMapping[str, Any] | None = None) -> jinja2.Template:
+        if self.recording is not None and not isinstance(names, jinja2.Undefined):
+            names = list(names)
+            # Every name of the list, found or not: a file created for an earlier name
+            # would be chosen instead.
+            self.recording.update(self.join_path(name, parent) if parent is not None else name
+                                  for name in names if isinstance(name, str))
+        return super().select_template(names, parent, globals)
+
+
+def make_environment(root: Path, bytecode: Path | None = None) -> TrackingEnvironment:
     """The Jinja environment: site overrides first, then the built-in theme. With
     `bytecode`, a folder, compiled templates are kept there between builds."""
     cache = None
@@ -107,7 +136,7 @@ def make_environment(root: Path, bytecode: Path | None = None) -> jinja2.Environ
         with contextlib.suppress(OSError):
             bytecode.mkdir(parents=True, exist_ok=True)
             cache = _BytecodeCache(bytecode)
-    env = jinja2.Environment(
+    env = TrackingEnvironment(
         loader=jinja2.FileSystemLoader([str(root / "templates"), str(THEME / "templates")]),
         bytecode_cache=cache,
         **_ENVIRONMENT_OPTIONS,  # type: ignore[arg-type]
@@ -158,41 +187,73 @@ def _display_path(name: str, root: Path) -> str:
     return path.as_posix()
 
 
+class TemplateSources(Protocol):
+    """What the listing memo asks of the renderer (see Renderer)."""
+
+    def recording(self) -> contextlib.AbstractContextManager[set[str]]: ...
+
+    def template_digest(self, name: str) -> str: ...
+
+
 class ListingMemo:
     """Rendered listings by a digest of everything their templates are given, kept
     between builds: a listing whose views did not change is not rendered again.
     Only given `previous` (the keys the last build kept) when the site-wide inputs
-    (templates, settings, today) are the same as when those were rendered
-    (clinsite.cache's site digest). The texts are files in `folder`, one a key, read
-    only when asked for: most builds need few of them."""
+    (settings, board, today) are the same as when those were rendered (clinsite.cache's
+    site digest). Each text is kept with the templates its render loaded and a digest of
+    each (`templates`, the renderer, records and digests them): a text whose templates
+    changed since is rendered again. The texts are files in `folder`, one a key, read only
+    when asked for: most builds need few of them."""
 
-    def __init__(self, folder: Path, previous: Iterable[str] | None = None) -> None:
+    def __init__(self, folder: Path, previous: Iterable[str] | None = None,
+                 templates: TemplateSources | None = None) -> None:
         self.folder = folder
         self.previous = frozenset(previous or ())
+        self.templates = templates
         self.used: set[str] = set()
-        self._new: dict[str, str] = {}
+        self.names: set[str] = set()  # the templates of every text used (kept or new)
+        self._new: dict[str, bytes] = {}
 
     def get(self, inputs: object, render: Callable[[], str]) -> str:
         """The text `render` makes from `inputs`, rendered only if not known; the key
         is the repr of `inputs` (views are frozen dataclasses)."""
         key = hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
-        text = None
-        if key in self.previous:
-            try:
-                text = (self.folder / key).read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                text = None
+        text = self._known(key) if key in self.previous else None
         if text is None:
-            text = self._new[key] = render()
+            if self.templates is None:
+                text, used = render(), set[str]()
+            else:
+                with self.templates.recording() as used:
+                    text = render()
+            self._new[key] = self._head(used) + text.encode("utf-8")
+            self.names.update(used)
         self.used.add(key)
         return text
+
+    def _head(self, names: Iterable[str]) -> bytes:
+        """The first line of a kept text: its templates and their digests, as JSON."""
+        digest = self.templates.template_digest if self.templates is not None else str
+        return json.dumps({name: digest(name) for name in sorted(names)}).encode() + b"\n"
+
+    def _known(self, key: str) -> str | None:
+        """The kept text of `key`, if readable and its templates are unchanged."""
+        try:
+            head, _, text = (self.folder / key).read_bytes().partition(b"\n")
+            templates = json.loads(head)
+            if not isinstance(templates, dict) or self._head(templates) != head + b"\n":
+                return None
+            decoded = text.decode("utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        self.names.update(templates)
+        return decoded
 
     def save(self) -> None:
         """Keep this build's listings (and only those) for the next build."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        for key, text in self._new.items():
+        for key, data in self._new.items():
             tmp = self.folder / f".{key}.{os.getpid()}"
-            tmp.write_bytes(text.encode("utf-8"))
+            tmp.write_bytes(data)
             os.replace(tmp, self.folder / key)
         for path in self.folder.iterdir():
             if path.name not in self.used:
@@ -209,6 +270,58 @@ class Renderer:
         self.site = site
         self.ctx = ctx
         self.memo: ListingMemo | None = None  # set by a build that keeps a cache
+        self._digests: dict[str, str] = {}  # template name -> digest of its source
+        self._sets: dict[tuple[str, ...], str] = {}  # names -> digest (templates_digest)
+        self._names: dict[frozenset[str], tuple[str, ...]] = {}  # one tuple for each set
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[set[str]]:
+        """Record the names of the templates loaded inside the block into the set it
+        gives (nested blocks record into the outer block's set too)."""
+        env = self.env
+        outer, used = env.recording, set[str]()
+        env.recording = used
+        try:
+            yield used
+        finally:
+            env.recording = outer
+            if outer is not None:
+                outer.update(used)
+
+    def used_templates(self, used: set[str]) -> tuple[str, ...]:
+        """`used` as a sorted tuple, the same object for the same names (records share
+        it, and a pickle of many records holds it once)."""
+        key = frozenset(used)
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = tuple(sorted(key))
+        return found
+
+    def template_digest(self, name: str) -> str:
+        """A digest of the source the name `name` loads now (the site's file, else the
+        theme's), or a mark for a missing or unreadable one; read once a build."""
+        found = self._digests.get(name)
+        if found is None:
+            try:
+                source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+            except jinja2.TemplateNotFound:
+                found = "missing"
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                found = f"unreadable: {type(exc).__name__}"
+            else:
+                found = hashlib.blake2b(source.encode("utf-8", "surrogatepass"),
+                                        digest_size=16).hexdigest()
+            self._digests[name] = found
+        return found
+
+    def templates_digest(self, names: tuple[str, ...]) -> str:
+        """A digest of what the templates `names` (a sorted tuple) load now."""
+        found = self._sets.get(names)
+        if found is None:
+            found = self._sets[names] = hashlib.blake2b("\0".join(
+                f"{name}\1{self.template_digest(name)}" for name in names).encode(),
+                digest_size=16).hexdigest()
+        return found
 
     def _listing(self, template: str, url: str, *, root: str | None = None,
                  **context: object) -> str:

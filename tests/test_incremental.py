@@ -34,11 +34,14 @@ def page(i: int, cite: str = "smith2018", related: str | None = None) -> str:
     return summary(body=body, title=f"Question {i}?", **extra)
 
 
-def edits(root: Path, rng: random.Random) -> str:
-    """Apply one random edit to the site; return what it was."""
+EDITS = ("edit", "add", "delete", "rename", "reference", "template", "config", "board",
+         "related", "tags", "title", "doi", "noop")
+
+
+def edits(root: Path, rng: random.Random, kinds: tuple[str, ...] = EDITS) -> str:
+    """Apply one random edit of `kinds` to the site; return what it was."""
     summaries = sorted((root / "content/summaries").glob("*.md"))
-    kind = rng.choice(["edit", "add", "delete", "rename", "reference", "template", "config",
-                       "board", "related", "tags", "title", "doi", "noop"])
+    kind = rng.choice(kinds)
     if kind == "edit" and summaries:
         target = rng.choice(summaries)
         target.write_text(target.read_text() + f"\nMore {rng.random()} [@doe2020].\n")
@@ -68,10 +71,22 @@ def edits(root: Path, rng: random.Random) -> str:
             text = text.replace("  pages = {1--9},", "  pages = {1--9},\n  doi = "
                                 f"{{10.1000/x{rng.randrange(99)}}},")
         bib.write_text(text)
-    elif kind == "template":
-        (root / "templates/page.html").write_text(
-            "{% extends 'base.html' %}{% block main %}<h1>{{ page.title }}</h1>"
-            f"{{{{ page.body_html }}}}<!-- {rng.random()} -->{{% endblock %}}\n")
+    elif kind == "template":  # a template of some pages, of a listing, of most, or none
+        variant = rng.randrange(4)
+        mark = rng.randrange(99)
+        if variant == 0:
+            (root / "templates/page.html").write_text(
+                "{% extends 'base.html' %}{% block main %}<h1>{{ page.title }}</h1>"
+                f"{{{{ page.body_html }}}}<!-- {mark} -->{{% endblock %}}\n")
+        elif variant == 1:
+            _themed(root, "tag.html", "<h1>{{ tag.name }}</h1>",
+                    f"<h1>{{{{ tag.name }}}}</h1>{mark}")
+        elif variant == 2:
+            _themed(root, "_macros.html", '<h2 id="references-heading">References</h2>',
+                    f'<h2 id="references-heading">References {mark}</h2>')
+        else:
+            for override in sorted((root / "templates").glob("*.html"))[:1]:
+                override.unlink()
     elif kind == "config":
         config = root / "site.yaml"
         config.write_text(config.read_text().replace("Test Summaries", "Test Summaries!"))
@@ -105,6 +120,25 @@ def test_incremental_equals_clean_after_random_edits(make_site, tmp_path: Path, 
     for step in range(8):
         kind = edits(root, rng)
         incremental = build(BuildOptions(root=root, jobs=2))
+        clean = build(BuildOptions(root=root, out=tmp_path / f"clean-{seed}-{step}",
+                                   cache=False, jobs=1))
+        assert incremental.ok and clean.ok, (kind, incremental.report.sorted())
+        assert snapshot(root / "site") == snapshot(tmp_path / f"clean-{seed}-{step}"), kind
+
+
+@pytest.mark.parametrize("seed", range(1, 4))
+def test_incremental_equals_clean_after_random_template_edits(make_site, tmp_path: Path,
+                                                              seed: int):
+    """Template edits (rebuilding the pages whose records name the template) among edits
+    of the pages and of what the listings show."""
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(4)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    rng = random.Random(seed)
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    for step in range(8):
+        kind = edits(root, rng, ("template", "template", "template", "edit", "tags", "title"))
+        incremental = build(BuildOptions(root=root, jobs=1))
         clean = build(BuildOptions(root=root, out=tmp_path / f"clean-{seed}-{step}",
                                    cache=False, jobs=1))
         assert incremental.ok and clean.ok, (kind, incremental.report.sorted())
@@ -281,6 +315,120 @@ def test_listings_whose_views_did_not_change_are_not_rendered_again(make_site, m
     # The page, the listings that show its title, and the pages that list it.
     assert "summary.html" in rendered and "home.html" in rendered and "tag.html" not in rendered
     assert "board.html" not in rendered and "404.html" not in rendered
+
+
+def _themed(root: Path, name: str, old: str, new: str) -> None:
+    """Override theme template `name` with a copy that has `old` replaced by `new`."""
+    from clinsite.render import THEME
+
+    text = (THEME / "templates" / name).read_text()
+    assert old in text
+    (root / "templates" / name).write_text(text.replace(old, new, 1))
+
+
+def _rendering(monkeypatch) -> list[str]:
+    """The templates Renderer.render is asked for from now on, in order."""
+    from clinsite.render import Renderer
+
+    rendered: list[str] = []
+    original = Renderer.render
+
+    def counting(self, template, url, **kwargs):
+        rendered.append(template)
+        return original(self, template, url, **kwargs)
+
+    monkeypatch.setattr(Renderer, "render", counting)
+    return rendered
+
+
+def _inodes(out: Path) -> dict[str, int]:
+    return {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*.html")}
+
+
+def test_a_template_edit_rebuilds_the_pages_that_used_it_and_no_other(make_site, monkeypatch,
+                                                                      tmp_path: Path):
+    files = {f"content/summaries/q{i}.md": summary(body=f"Claim {i} [@smith2018].\n",
+                                                   title=f"Question {i}?", tags="[renal]")
+             for i in range(3)}
+    root = make_site(files)
+    out = root / "site"
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    rendered = _rendering(monkeypatch)
+
+    # The plain pages' template: the policy page only (no summary, no listing).
+    before = _inodes(out)
+    _themed(root, "page.html", '<h1>{{ page.title }}</h1>', '<h1>{{ page.title }}</h1>PAGE-1')
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["page.html"]
+    assert "PAGE-1" in (out / "policy/index.html").read_text()
+    after = _inodes(out)
+    assert [rel for rel in after if rel.startswith("summaries/") and after[rel] != before[rel]
+            ] == []
+
+    # A listing's template: the topic page, through the listing memo.
+    rendered.clear()
+    _themed(root, "tag.html", "<h1>{{ tag.name }}</h1>", "<h1>{{ tag.name }}</h1>TAG-1")
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["tag.html"]
+    assert "TAG-1" in (out / "tags/renal/index.html").read_text()
+
+    # The macros: every page that imports them (summaries and plain pages), no listing.
+    rendered.clear()
+    _themed(root, "_macros.html", '<h2 id="references-heading">References</h2>',
+            '<h2 id="references-heading">References</h2>MACRO-1')
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert sorted(rendered) == ["page.html", "summary.html", "summary.html", "summary.html",
+                                "summary.html"]
+    assert "MACRO-1" in (out / "summaries/q1/index.html").read_text()
+
+    # An override removed: the theme's own template again.
+    rendered.clear()
+    (root / "templates/page.html").unlink()
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["page.html"]
+    assert "PAGE-1" not in (out / "policy/index.html").read_text()
+
+    # The base every template extends: everything.
+    rendered.clear()
+    _themed(root, "base.html", "</body>", "BASE-1</body>")
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert {"summary.html", "page.html", "home.html", "tags.html", "tag.html",
+            "references.html", "board.html", "search.html", "404.html"} <= set(rendered)
+    assert rendered.count("summary.html") == 4
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False, jobs=1)).ok
+    assert snapshot(out) == snapshot(tmp_path / "clean")
+
+
+def test_templates_chosen_while_rendering_are_dependencies_too(make_site, monkeypatch,
+                                                               tmp_path: Path):
+    """A name computed in the template, and every name of an include list (the first
+    that exists wins, so creating an earlier one changes the page)."""
+    root = make_site()
+    _themed(root, "summary.html", "{% block main %}",
+            '{% block main %}{% include "extra-" ~ "a.html" %}'
+            '{% include ["first.html", "second.html"] %}')
+    (root / "templates/extra-a.html").write_text("EXTRA-1")
+    (root / "templates/second.html").write_text("SECOND")
+    out = root / "site"
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    page_html = out / "summaries/q/index.html"
+    assert "EXTRA-1" in page_html.read_text() and "SECOND" in page_html.read_text()
+    from clinsite import cache
+
+    entry = cache.load(root / ".clinsite-cache").pages["content/summaries/q.md"]
+    assert entry.record.templates == ("_macros.html", "base.html", "extra-a.html",
+                                      "first.html", "second.html", "summary.html")
+    rendered = _rendering(monkeypatch)
+    (root / "templates/extra-a.html").write_text("EXTRA-2")
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["summary.html"] and "EXTRA-2" in page_html.read_text()
+    rendered.clear()
+    (root / "templates/first.html").write_text("FIRST")
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["summary.html"]
+    assert "FIRST" in page_html.read_text() and "SECOND" not in page_html.read_text()
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False, jobs=1)).ok
+    assert snapshot(out) == snapshot(tmp_path / "clean")
 
 
 def indexed_digest(html: str) -> str:
@@ -887,8 +1035,9 @@ def test_a_new_manifest_field_comes_with_a_new_cache_format():
 
     from clinsite import cache
 
-    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)]) == (15, [
-        "site", "out", "pages", "search", "references", "html_pages", "listings", "parts",
+    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)]) == (16, [
+        "site", "out", "pages", "search", "references", "html_pages", "listings",
+        "listing_templates", "parts",
         "tree", "shared", "citing", "version", "format"])
 
 

@@ -38,7 +38,7 @@ SCENARIOS: dict[str, str] = {
                           "summary, in the server's process",
 }
 DEFAULT_SCENARIOS = ("clean", "noop", "edit-summary", "edit-reference", "edit-template",
-                     "edit-config", "startup", "serve-edit-summary")
+                     "edit-page-template", "edit-config", "startup", "serve-edit-summary")
 SERVE_DRIVER = Path(__file__).with_name("serve_driver.py")
 
 
