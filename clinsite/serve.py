@@ -179,8 +179,9 @@ class DevServer:
                 made_with.read_text("utf-8") == settings:
             previous = BuildStatus(previous.tag, out)  # an earlier run's, with these settings
         # Worker processes for the first build of `run` (before the server starts any
-        # thread) and after a change every page depends on (in a process of its own: see
-        # `full_build`); other builds are incremental, mostly small, and run here.
+        # thread) and after a change to the settings, which every page depends on, or to a
+        # template, which many may (in a process of its own: see `full_build`; incremental
+        # too); other builds are incremental, mostly small, and run here.
         jobs = None if threading.active_count() == 1 or site_wide(changed) else 1
         options = BuildOptions(root=self.root, out=out, drafts=self.drafts, base_url=self.url,
                                jobs=jobs, cache_dir=self._home / "cache", stamped=False)
