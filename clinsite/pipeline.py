@@ -28,7 +28,14 @@ from clinsite.markdown import PageEnv, make_markdown, render_markdown
 from clinsite.models import Content, Document, Drug
 from clinsite.parallel import PageRecord, Shared, default_jobs
 from clinsite.references import ReferenceStore, load_references
-from clinsite.render import ListingMemo, Renderer, SiteView, TemplateFailure, generator
+from clinsite.render import (
+    ListingMemo,
+    Renderer,
+    SiteView,
+    TemplateFailure,
+    generator,
+    theme_assets,
+)
 from clinsite.resolve import (
     check_policy_page,
     check_related,
@@ -290,7 +297,7 @@ class _Plan:
     context: dict[str, tuple[object, object]]  # path -> (related pages' titles and URLs,
     # history)
     deps: dict[str, str]  # path -> digest of what the page shows besides its source
-    shared: str  # digest of the site's titles and URLs by slug, and git history (`_plan`)
+    shared: str  # digest of the site's titles and URLs by slug, git history and assets (`_plan`)
     templates: Callable[[tuple[str, ...]], str]  # names -> digest of their sources now
     # Whether what the pages' dependency digests share (`shared`, and every template the
     # manifest's pages and listings used) is as the manifest has it
@@ -433,7 +440,7 @@ def _plan(options: BuildOptions, content: Content, store: ReferenceStore, ctx: V
     # not made again (one digest of the site instead of one a page).
     shared = cache.digest(sorted((slug, doc.title, doc.url)
                                  for slug, doc in ctx.pages_by_slug.items()),
-                          sorted(ctx.history.items()))
+                          sorted(ctx.history.items()), assets_digest(options.root))
     same_shared = manifest.shared == _shared(shared, templates, manifest.pages.values(),
                                              manifest.listing_templates)
     before = manifest.references
@@ -469,6 +476,13 @@ def _shared(site: str, templates: Callable[[tuple[str, ...]], str],
     used = {entry.record.templates for entry in entries}  # (a few tuples, shared by many)
     used.add(listing_templates)
     return cache.digest(site, templates(tuple(sorted({name for names in used for name in names}))))
+
+
+def assets_digest(root: Path) -> str:
+    """The theme's and the site's assets (paths and bytes): no page depends on them, but a
+    build that changes one must not be taken for one where nothing changed."""
+    return cache.digest(*(part for rel, source in theme_assets(root)
+                          for part in (rel, source.read_bytes())))
 
 
 def site_digest(root: Path, options: BuildOptions, content: Content, today: object) -> str:

@@ -101,6 +101,37 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
+class TrackingTemplate(jinja2.Template):
+    """A template that records again, on each import, what its own top level loaded.
+    Jinja keeps the module of a template imported without context (`{% import %}`,
+    `{% from %}`): the code it compiles calls `_get_default_module`, which runs the
+    template's top level, and so its own imports and `extends`, on the first import in a
+    process only. (The hook is Jinja's; tests/test_incremental.py fails if it changes.)"""
+
+    _loaded: frozenset[str] = frozenset()
+
+    def _get_default_module(self, ctx: Any = None) -> Any:
+        env = self.environment
+        outer = env.recording if isinstance(env, TrackingEnvironment) else None
+        if self._module is not None:  # (kept: its top level does not run again)
+            if outer is not None:
+                outer.update(self._loaded)
+            return super()._get_default_module(ctx)
+        if not isinstance(env, TrackingEnvironment):
+            return super()._get_default_module(ctx)
+        used: set[str] = set()
+        env.recording = used
+        try:
+            module = super()._get_default_module(ctx)
+        finally:
+            env.recording = outer
+            if outer is not None:
+                outer.update(used)
+        if self._module is not None:
+            self._loaded = frozenset(used)
+        return module
+
+
 class TrackingEnvironment(jinja2.Environment):
     """An environment that can record the name of every template a render loads: the one
     it starts from and each it extends, includes or imports, by a constant name or a
@@ -109,6 +140,7 @@ class TrackingEnvironment(jinja2.Environment):
     names, so that editing a template rebuilds only the pages that used it."""
 
     recording: set[str] | None = None
+    template_class = TrackingTemplate
 
     def get_template(self, name: str | jinja2.Template, parent: str | None = None,
                      globals: MutableMapping[str, Any] | None = None) -> jinja2.Template:
@@ -273,6 +305,12 @@ class Renderer:
         self._digests: dict[str, str] = {}  # template name -> digest of its source
         self._sets: dict[tuple[str, ...], str] = {}  # names -> digest (templates_digest)
         self._names: dict[frozenset[str], tuple[str, ...]] = {}  # one tuple for each set
+        # Every template's digest now, before anything is rendered: a template saved during
+        # the build then differs from its digest in the manifest, and the next build renders
+        # its pages again (the assets, files served as they are, are not templates).
+        for name in self.env.list_templates():
+            if not name.startswith("assets/"):
+                self.template_digest(name)
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[set[str]]:

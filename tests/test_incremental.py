@@ -431,6 +431,78 @@ def test_templates_chosen_while_rendering_are_dependencies_too(make_site, monkey
     assert snapshot(out) == snapshot(tmp_path / "clean")
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_template_imported_by_an_imported_one_is_a_dependency_of_every_page(
+        make_site, tmp_path: Path, monkeypatch, jobs: int):
+    """Jinja keeps an imported template's module, so the imports of its top level run on
+    its first import in a process only: each later page must record them all the same."""
+    from clinsite import cache, parallel
+
+    monkeypatch.setattr(parallel, "MIN_PAGES_PER_WORKER", 1)
+    files = {f"content/summaries/q{i}.md": summary(title=f"Question {i}?") for i in range(4)}
+    files["templates/_lib.html"] = ('{% from "_inner.html" import inner %}'
+                                    '{% macro hello() %}{{ inner() }}{% endmacro %}')
+    files["templates/_inner.html"] = "{% macro inner() %}INNER-1{% endmacro %}"
+    root = make_site(files)
+    for name in ("summary.html", "home.html"):
+        _themed(root, name, "{% block main %}",
+                '{% block main %}{% import "_lib.html" as lib %}{{ lib.hello() }}')
+    assert build(BuildOptions(root=root, jobs=jobs)).ok
+    manifest = cache.load(root / ".clinsite-cache")
+    assert {entry.record.templates for path, entry in manifest.pages.items()
+            if "/summaries/" in path} == {("_inner.html", "_lib.html", "_macros.html",
+                                           "base.html", "summary.html")}
+    assert manifest.listing_templates == ("404.html", "_inner.html", "_lib.html", "base.html",
+                                          "board.html", "home.html", "references.html",
+                                          "search.html", "tags.html")
+    (root / "templates/_inner.html").write_text("{% macro inner() %}INNER-2{% endmacro %}")
+    assert build(BuildOptions(root=root, jobs=jobs)).ok
+    assert "INNER-2" in (root / "site/summaries/q3/index.html").read_text()
+    assert "INNER-2" in (root / "site/index.html").read_text()
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False, jobs=1)).ok
+    assert snapshot(root / "site") == snapshot(tmp_path / "clean")
+
+
+def test_a_template_saved_during_a_build_is_a_change_to_the_next(make_site, tmp_path: Path,
+                                                                 monkeypatch):
+    """Every template is digested before the first page is rendered, so the manifest never
+    takes the digest of a file newer than the one its pages were rendered with."""
+    from clinsite import pipeline
+
+    root = make_site({f"content/summaries/q{i}.md": summary(title=f"Question {i}?")
+                      for i in range(2)})
+    _themed(root, "summary.html", "{% block main %}", "{% block main %}MARK-1")
+    real = pipeline._Plan.prepare
+
+    def prepare(self, *args, **kwargs):  # the pages are rendered: the template is saved now
+        _themed(root, "summary.html", "{% block main %}", "{% block main %}MARK-2")
+        return real(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline._Plan, "prepare", prepare)
+        assert build(BuildOptions(root=root, jobs=1)).ok
+    assert "MARK-1" in (root / "site/summaries/q0/index.html").read_text()
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert "MARK-2" in (root / "site/summaries/q0/index.html").read_text()
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False, jobs=1)).ok
+    assert snapshot(root / "site") == snapshot(tmp_path / "clean")
+
+
+def test_an_edit_to_an_asset_alone_is_published(make_site, tmp_path: Path):
+    """No page depends on an asset's bytes, but a build that changes one is not one where
+    nothing changed."""
+    root = make_site({"templates/assets/extra.css": "body{color:red}\n"})
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    (root / "templates/assets/extra.css").write_text("body{color:blue}\n")
+    (root / "templates/assets/clinsite.css").write_text("/* the site's own */\n")
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert (root / "site/assets/extra.css").read_text() == "body{color:blue}\n"
+    assert (root / "site/assets/clinsite.css").read_text() == "/* the site's own */\n"
+    assert build(BuildOptions(root=root, jobs=1)).ok  # (and stays so: nothing changed)
+    assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False, jobs=1)).ok
+    assert snapshot(root / "site") == snapshot(tmp_path / "clean")
+
+
 def indexed_digest(html: str) -> str:
     from clinsite.search import indexed
 
