@@ -38,7 +38,8 @@ _DOCUMENTS = "documents"  # clinsite.content.DocumentCache, in buckets
 JOURNAL = "output-trees.pickle"  # clinsite.writer's journal of the output trees
 LISTINGS = "listings"  # clinsite.render.ListingMemo's texts, a file each
 TEMPLATES = "templates"  # Jinja's compiled templates (clinsite.render._BytecodeCache)
-_FORMAT = 16  # (16: a page's record names the templates it used)
+_FORMAT = 17  # (16: a page's record names the templates it used; 17: and the
+# outputs it kept)
 
 
 def _pickle_by_constructor(*classes: type) -> None:

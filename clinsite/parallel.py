@@ -46,6 +46,9 @@ class PageRecord:
     indexed_digest: str = ""  # of what the search index sees of its index.html
     # The templates its render loaded (Renderer.recording): what it depends on of the theme
     templates: tuple[str, ...] = ()
+    # Outputs the live output already held exactly and that were kept (SiteWriter.write):
+    # not new in this build's tree (for the writer's journal)
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -74,6 +77,7 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
     composed = compose_document(shared.md, doc, shared.store, shared.targets)
     diagnostics = list(composed.diagnostics)
     outputs: list[str] = []
+    kept: tuple[str, ...] = ()
     indexed = ""
     renderer = shared.renderer
     try:
@@ -89,14 +93,15 @@ def render_document(shared: Shared, doc: Document) -> PageRecord:
             files[doc.url + "cite.ris"] = citeformats.ris(citation)
             files[doc.url + "cite.json"] = citeformats.csl_json(citation)
         if shared.writer is not None:
-            for rel, text in files.items():
-                shared.writer.write(rel, text)
+            kept = tuple(rel for rel, text in files.items()
+                         if not shared.writer.write(rel, text))
         outputs = list(files)
         view, indexed = search.indexed(html)
         if shared.writer is not None and shared.views:
             search.write_view(shared.writer.tmp, outputs[0], view)
     return PageRecord(doc.path, composed.references, composed.links, _summary_text(composed),
-                      tuple(diagnostics), tuple(outputs), indexed, renderer.used_templates(used))
+                      tuple(diagnostics), tuple(outputs), indexed, renderer.used_templates(used),
+                      kept)
 
 
 def _summary_text(composed: ComposedPage) -> str:

@@ -257,7 +257,8 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
         if writer is not None and not report.errors and not failing:
             produced = writer.written | {rel for r in records.values() for rel in r.outputs}
             produced.update(plan.search_files)  # the reused shards' files
-            fresh = {rel for r in built for rel in r.outputs}  # (written by the workers)
+            fresh = {rel for r in built for rel in r.outputs  # (written by the workers,
+                     if rel not in r.kept}  # but for the live files they kept)
             for index in indexer.indexed:  # the re-indexed shards' (their folders were cleared)
                 fresh.update(_bundle_files(writer.tmp / search.shard_dir(index), writer.tmp))
             produced.update(fresh)

@@ -378,10 +378,15 @@ class SiteWriter:
             return False
         return True
 
-    def _target(self, rel: str) -> str:
+    def _check(self, rel: str) -> PurePosixPath:
+        """`rel` as a path, if it is one this build may write (once)."""
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not pure.parts or rel in self.written:
             raise ValueError(f"refusing to write output path {rel!r}")
+        return pure
+
+    def _target(self, rel: str) -> str:
+        pure = self._check(rel)
         self.written.add(rel)
         self._fresh.add(rel)
         self.make_folder(rel.rpartition("/")[0])
@@ -449,11 +454,43 @@ class SiteWriter:
             os.makedirs(path, exist_ok=True)
             self._made.add(rel)
 
-    def write(self, rel: str, data: str | bytes) -> None:
-        """Write one file (a path is written at most once per build)."""
+    def write(self, rel: str, data: str | bytes) -> bool:
+        """Write one file (a path is written at most once per build); False if the live
+        output already held exactly `data` there and its file was kept instead (`_keep`)."""
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        self._check(rel)
+        if self._unchanged(rel, data):
+            self._keep(rel)
+            return False
         target = self._target(rel)
         with open(target, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.write(data)
+        return True
+
+    def _unchanged(self, rel: str, data: bytes) -> bool:
+        """Whether the live output (of a build that keeps a journal) holds `rel` as a
+        regular file of exactly `data`: its size first, then its bytes (reading a file
+        takes about 20 µs where replacing it takes about 330 µs on ext4)."""
+        if not self._remember_trees:
+            return False
+        path = os.path.join(self.out, rel)
+        try:
+            found = os.lstat(path)
+            if not stat.S_ISREG(found.st_mode) or found.st_size != len(data):
+                return False
+            with open(path, "rb") as handle:
+                return handle.read() == data
+        except (OSError, ValueError):
+            return False
+
+    def _keep(self, rel: str) -> None:
+        """Put the live output's own file at `rel` in the new tree (it is exactly what the
+        build would write): it needs no new file, and the journal counts `rel` as unchanged
+        between the two trees, so the build that recycles this one has nothing to redo
+        there. The file is shared by hard link, as a reused page's are."""
+        if self.mirror is None or rel not in self.mirror:  # (else the new tree holds it)
+            self.link(rel, os.path.join(self.out, rel))
+        self.written.add(rel)
 
     def link(self, rel: str, source: str) -> None:
         """Put a hard link of `source` (a file of the live tree, reused by this build) at
@@ -475,8 +512,8 @@ class SiteWriter:
             _copy(source, target)
 
     def copy(self, rel: str, source: Path) -> None:
-        target = self._target(rel)
-        shutil.copyfile(source, target)
+        """Write a copy of file `source` (see `write`)."""
+        self.write(rel, source.read_bytes())
 
     def holds(self, rel: str) -> bool:
         """Whether the new tree already holds the live tree's own file `rel`."""

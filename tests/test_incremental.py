@@ -1102,15 +1102,19 @@ def test_a_build_that_fails_after_its_listings_leaves_the_listing_memo_as_it_was
 
 
 def test_a_new_manifest_field_comes_with_a_new_cache_format():
-    """A head pickled before a field was added loads without it: the format must change."""
+    """A head or record pickled before a field was added loads without it: the format
+    must change."""
     import dataclasses
 
     from clinsite import cache
+    from clinsite.parallel import PageRecord
 
-    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)]) == (16, [
+    assert (cache._FORMAT, [f.name for f in dataclasses.fields(cache.Manifest)],
+            [f.name for f in dataclasses.fields(PageRecord)]) == (17, [
         "site", "out", "pages", "search", "references", "html_pages", "listings",
-        "listing_templates", "parts",
-        "tree", "shared", "citing", "version", "format"])
+        "listing_templates", "parts", "tree", "shared", "citing", "version", "format"], [
+        "path", "references", "links", "summary", "diagnostics", "outputs", "indexed_digest",
+        "templates", "kept"])
 
 
 def test_pagefind_is_handed_the_pages_without_what_it_ignores(make_site, monkeypatch,
@@ -1209,3 +1213,35 @@ def test_a_view_left_in_the_spare_tree_by_hand_is_never_staged(make_site, tmp_pa
     assert not _holds(root / "site/pagefind", "staleviewword")
     assert build(BuildOptions(root=root, out=tmp_path / "clean", cache=False)).ok
     assert snapshot(root / "site") == snapshot(tmp_path / "clean")
+
+
+def test_a_rebuild_keeps_the_outputs_that_come_out_the_same(make_site):
+    """A page rendered again keeps each file the live output already holds byte for byte
+    (a template edit changes a summary's page, not its citation files), and a template
+    edit that changes nothing keeps them all: no new file, and the next build that
+    recycles the tree has nothing to redo there."""
+    from clinsite.writer import read_journal
+
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    out = root / "site"
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    summaries = sorted(p.relative_to(out).as_posix() for p in (out / "summaries").rglob("*")
+                       if p.is_file())
+    assert len(summaries) == 16  # index.html, cite.bib, cite.ris, cite.json of q, q0-q2
+    before = {rel: (out / rel).stat().st_ino for rel in summaries}
+    _themed(root, "summary.html", "{% block main %}", "{% block main %}<!-- CHANGED -->")
+    assert build(BuildOptions(root=root, jobs=2)).ok
+    changed = sorted(rel for rel in summaries if (out / rel).stat().st_ino != before[rel])
+    assert changed == [f"summaries/{name}/index.html" for name in ("q", "q0", "q1", "q2")]
+    delta = read_journal(root / ".clinsite-cache/output-trees.pickle", out).trees[-1].delta
+    assert sorted(rel for rel in delta if rel.startswith("summaries/")) == changed
+
+    before = {rel: (out / rel).stat().st_ino for rel in summaries}
+    _themed(root, "summary.html", "{% block main %}",
+            "{% block main %}{# a comment: the same pages #}<!-- CHANGED -->")
+    assert build(BuildOptions(root=root, jobs=2)).ok
+    assert [rel for rel in summaries if (out / rel).stat().st_ino != before[rel]] == []
+    delta = read_journal(root / ".clinsite-cache/output-trees.pickle", out).trees[-1].delta
+    assert [rel for rel in delta if rel.startswith("summaries/")] == []

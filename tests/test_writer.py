@@ -422,3 +422,58 @@ def test_the_trash_name_is_no_longer_than_needed(tmp_path):
         w.write("index.html", text)
         w.commit()
     assert (out / "index.html").read_text() == "4" and w.recycled
+
+
+def test_a_file_the_live_tree_holds_exactly_is_kept_not_written_again(tmp_path):
+    """A write of the bytes the live output already holds keeps the live file (shared by
+    hard link, as a reused page's): no new file, and the journal counts it unchanged."""
+    from clinsite.writer import read_journal
+
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    pages = {"index.html": "1", "a/index.html": "aaa", "b/index.html": "bbb"}
+    _build(out, journal, pages)
+    for mirrored in (False, True):  # the spare not yet caught up from the journal, then so
+        before = {rel: (out / rel).stat().st_ino for rel in pages}
+        w = SiteWriter(out, journal=journal)
+        assert (w.mirror is not None) is mirrored
+        assert w.write("index.html", "2" if mirrored else "1!") is True
+        assert w.write("a/index.html", "aaa") is False  # the same bytes
+        other = "CCC" if mirrored else "BBB"
+        assert w.write("b/index.html", other) is True  # the same size, other bytes
+        w.sweep(set(pages))
+        w.commit()
+        assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"2" if mirrored else b"1!",
+                              "a/index.html": b"aaa", "b/index.html": other.encode()}
+        assert (out / "a/index.html").stat().st_ino == before["a/index.html"]
+        assert (out / "b/index.html").stat().st_ino != before["b/index.html"]
+        delta = read_journal(journal, out).trees[-1].delta
+        assert sorted(delta) == ["b/index.html", "index.html"]
+
+
+def test_a_live_file_is_kept_only_by_a_build_that_keeps_a_journal(tmp_path):
+    out = tmp_path / "site"
+    first = SiteWriter(out)
+    first.write("index.html", "same")
+    first.commit()
+    inode = (out / "index.html").stat().st_ino
+    w = SiteWriter(out, remember=False)  # (`--no-cache`: a clean build writes everything)
+    assert w.write("index.html", "same") is True
+    w.commit()
+    assert (out / "index.html").stat().st_ino != inode
+
+
+def test_a_symbolic_link_in_the_live_tree_is_never_kept(tmp_path):
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    _build(out, journal, {"index.html": "1", "a/index.html": "aaa"})
+    outside = tmp_path / "outside.html"
+    outside.write_text("aaa")
+    (out / "a/index.html").unlink()
+    (out / "a/index.html").symlink_to(outside)  # by hand, with the very bytes
+    w = SiteWriter(out, journal=journal)
+    assert w.write("a/index.html", "aaa") is True
+    w.write("index.html", "2")
+    w.sweep({"index.html", "a/index.html"})
+    w.commit()
+    written = out / "a/index.html"
+    assert not written.is_symlink() and written.read_text() == "aaa"
+    assert written.stat().st_ino != outside.stat().st_ino
