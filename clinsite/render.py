@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from types import CodeType, TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import jinja2
 
@@ -111,22 +111,13 @@ class TrackingTemplate(jinja2.Template):
     _loaded: frozenset[str] = frozenset()
 
     def _get_default_module(self, ctx: Any = None) -> Any:
-        env = self.environment
-        outer = env.recording if isinstance(env, TrackingEnvironment) else None
+        env = cast("TrackingEnvironment", self.environment)  # (its template_class)
         if self._module is not None:  # (kept: its top level does not run again)
-            if outer is not None:
-                outer.update(self._loaded)
+            if env.recording is not None:
+                env.recording.update(self._loaded)
             return super()._get_default_module(ctx)
-        if not isinstance(env, TrackingEnvironment):
-            return super()._get_default_module(ctx)
-        used: set[str] = set()
-        env.recording = used
-        try:
+        with env.record() as used:
             module = super()._get_default_module(ctx)
-        finally:
-            env.recording = outer
-            if outer is not None:
-                outer.update(used)
         if self._module is not None:
             self._loaded = frozenset(used)
         return module
@@ -141,6 +132,19 @@ class TrackingEnvironment(jinja2.Environment):
 
     recording: set[str] | None = None
     template_class = TrackingTemplate
+
+    @contextlib.contextmanager
+    def record(self) -> Iterator[set[str]]:
+        """Record the names of the templates loaded inside the block into the set it
+        gives (nested blocks record into the outer block's set too)."""
+        outer, used = self.recording, set[str]()
+        self.recording = used
+        try:
+            yield used
+        finally:
+            self.recording = outer
+            if outer is not None:
+                outer.update(used)
 
     def get_template(self, name: str | jinja2.Template, parent: str | None = None,
                      globals: MutableMapping[str, Any] | None = None) -> jinja2.Template:
@@ -312,19 +316,9 @@ class Renderer:
             if not name.startswith("assets/"):
                 self.template_digest(name)
 
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[set[str]]:
-        """Record the names of the templates loaded inside the block into the set it
-        gives (nested blocks record into the outer block's set too)."""
-        env = self.env
-        outer, used = env.recording, set[str]()
-        env.recording = used
-        try:
-            yield used
-        finally:
-            env.recording = outer
-            if outer is not None:
-                outer.update(used)
+    def recording(self) -> contextlib.AbstractContextManager[set[str]]:
+        """The templates loaded inside the block (TrackingEnvironment.record)."""
+        return self.env.record()
 
     def used_templates(self, used: set[str]) -> tuple[str, ...]:
         """`used` as a sorted tuple, the same object for the same names (records share

@@ -385,8 +385,8 @@ class SiteWriter:
             raise ValueError(f"refusing to write output path {rel!r}")
         return pure
 
-    def _target(self, rel: str) -> str:
-        pure = self._check(rel)
+    def _target(self, rel: str, pure: PurePosixPath) -> str:
+        """Where to create `rel` (`pure`, checked), the path made ready for it."""
         self.written.add(rel)
         self._fresh.add(rel)
         self.make_folder(rel.rpartition("/")[0])
@@ -458,11 +458,11 @@ class SiteWriter:
         """Write one file (a path is written at most once per build); False if the live
         output already held exactly `data` there and its file was kept instead (`_keep`)."""
         data = data.encode("utf-8") if isinstance(data, str) else data
-        self._check(rel)
+        pure = self._check(rel)
         if self._unchanged(rel, data):
             self._keep(rel)
             return False
-        target = self._target(rel)
+        target = self._target(rel, pure)
         with open(target, "wb") as handle:
             handle.write(data)
         return True

@@ -290,33 +290,6 @@ def _holds(bundle: Path, text: str) -> bool:
                for f in (bundle / "fragment").glob("*.pf_fragment"))
 
 
-def test_listings_whose_views_did_not_change_are_not_rendered_again(make_site, monkeypatch):
-    from clinsite.render import Renderer
-
-    files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
-    files["references/refs.bib"] = MORE_BIB
-    root = make_site(files)
-    assert build(BuildOptions(root=root, jobs=1)).ok
-    rendered: list[str] = []
-    original = Renderer.render
-
-    def counting(self, template, url, **kwargs):
-        rendered.append(template)
-        return original(self, template, url, **kwargs)
-
-    monkeypatch.setattr(Renderer, "render", counting)
-    target = root / "content/summaries/q1.md"
-    target.write_text(target.read_text().replace("Claim 1 ", "Claim one "))  # body only
-    assert build(BuildOptions(root=root, jobs=1)).ok
-    assert rendered == ["summary.html"]  # the page; every listing came from the memo
-    rendered.clear()
-    target.write_text(target.read_text().replace("Question 1?", "Question one?"))  # its title
-    assert build(BuildOptions(root=root, jobs=1)).ok
-    # The page, the listings that show its title, and the pages that list it.
-    assert "summary.html" in rendered and "home.html" in rendered and "tag.html" not in rendered
-    assert "board.html" not in rendered and "404.html" not in rendered
-
-
 def _themed(root: Path, name: str, old: str, new: str) -> None:
     """Override theme template `name` with a copy that has `old` replaced by `new`."""
     from clinsite.render import THEME
@@ -343,6 +316,24 @@ def _rendering(monkeypatch) -> list[str]:
 
 def _inodes(out: Path) -> dict[str, int]:
     return {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*.html")}
+
+
+def test_listings_whose_views_did_not_change_are_not_rendered_again(make_site, monkeypatch):
+    files = {f"content/summaries/q{i}.md": page(i) for i in range(3)}
+    files["references/refs.bib"] = MORE_BIB
+    root = make_site(files)
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    rendered = _rendering(monkeypatch)
+    target = root / "content/summaries/q1.md"
+    target.write_text(target.read_text().replace("Claim 1 ", "Claim one "))  # body only
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == ["summary.html"]  # the page; every listing came from the memo
+    rendered.clear()
+    target.write_text(target.read_text().replace("Question 1?", "Question one?"))  # its title
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    # The page, the listings that show its title, and the pages that list it.
+    assert "summary.html" in rendered and "home.html" in rendered and "tag.html" not in rendered
+    assert "board.html" not in rendered and "404.html" not in rendered
 
 
 def test_a_template_edit_rebuilds_the_pages_that_used_it_and_no_other(make_site, monkeypatch,

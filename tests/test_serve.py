@@ -294,31 +294,28 @@ def test_a_second_server_of_the_same_root_builds_in_a_temporary_folder(
     assert third.kept
 
 
+def _one_build(root: Path, port: int, log: io.StringIO | None = None) -> BuildStatus:
+    """What a server's first build gives, the server stopped after it."""
+    server = DevServer(root, port, stream=log if log is not None else io.StringIO())
+    try:
+        return server.rebuild()
+    finally:
+        server.stop()
+
+
 def test_a_failed_first_build_serves_the_last_runs_preview(make_site: Callable[..., Path]):
     root = make_site()
-    server = DevServer(root, 8765, stream=io.StringIO())
-    try:
-        good = server.rebuild()
-    finally:
-        server.stop()
+    good = _one_build(root, 8765)
     (root / "content/summaries/q.md").write_text(summary("Claim [@nokey].\n"), "utf-8")
     log = io.StringIO()
-    server = DevServer(root, 8765, stream=log)
-    try:
-        status = server.rebuild()
-    finally:
-        server.stop()
+    status = _one_build(root, 8765, log)
     assert status.failed and status.site == good.site
     assert "content/summaries/q.md:7:9: error: unknown citation key 'nokey'" in log.getvalue()
     assert "still serving the last good build." in log.getvalue()
     assert "Yes" in (good.site / "summaries/q/index.html").read_text("utf-8")
     # Made for another address (its absolute links point there): not served.
     log = io.StringIO()
-    server = DevServer(root, 8766, stream=log)
-    try:
-        status = server.rebuild()
-    finally:
-        server.stop()
+    status = _one_build(root, 8766, log)
     assert status.failed and status.site is None
     assert "nothing to serve yet." in log.getvalue()
 
@@ -329,11 +326,7 @@ def test_serve_and_build_keep_their_own_caches(make_site: Callable[..., Path]):
     assert build(BuildOptions(root=root)).ok
     before = page_inode(root / "site", "q")
     manifest = (root / ".clinsite-cache/manifest.pickle").stat()
-    server = DevServer(root, 8765, stream=io.StringIO())
-    try:
-        assert not server.rebuild().failed
-    finally:
-        server.stop()
+    assert not _one_build(root, 8765).failed
     assert (root / ".clinsite-cache/manifest.pickle").stat().st_mtime_ns == \
         manifest.st_mtime_ns
     result = build(BuildOptions(root=root))
