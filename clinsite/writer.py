@@ -21,7 +21,8 @@ differ from the tree before it. The next-but-one build then checks that the spar
 and the live tree are still exactly those trees (one `stat` a folder: adding,
 removing or renaming anything changes its folder's mtime) and brings the spare up
 to date from that list of differences alone, instead of walking it file by file.
-If anything does not match, it falls back to the walk.
+If anything does not match, it falls back to the walk. A build that changed many paths
+does that catch-up itself, right after its commit (`EAGER_CATCH_UP`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -276,6 +277,35 @@ def _safe_paths(paths: list[str]) -> bool:
     return "//" not in parts and "/./" not in parts and "/../" not in parts
 
 
+# From how many differing paths a build brings the spare up to date itself, after its commit
+# (SiteWriter._catch_up_spare): below it, the next build does (it checks the spare's folders
+# in any case; checking them twice would cost more than the catch-up saves).
+EAGER_CATCH_UP = 1000
+
+
+def _catch_up(top: Path, live: Path, files: frozenset[str], delta: Iterable[str],
+              retire: Callable[[str], None]) -> None:
+    """Make the tree in `top` a copy of the tree in `live` (whose files are `files`), where
+    it differs only at the paths `delta`: each of them is moved aside (`retire`) and, if
+    the live tree has it, linked from there; folders left empty go."""
+    tmp, out = str(top), str(live)
+    made: set[str] = set()
+    for rel in sorted(delta):
+        target = os.path.join(tmp, rel)
+        retire(target)
+        folder = rel.rpartition("/")[0]
+        if rel in files:
+            if folder not in made:
+                path = os.path.join(tmp, folder)
+                if folder and os.path.isfile(path):
+                    retire(path)  # a file where the live tree has a folder
+                os.makedirs(path, exist_ok=True)
+                made.add(folder)
+            os.link(os.path.join(out, rel), target)
+        else:
+            _prune(top, folder)
+
+
 def _link_or_copy(source: str, target: str) -> None:
     try:
         os.link(source, target)
@@ -364,16 +394,8 @@ class SiteWriter:
         """Turn the recycled spare (the tree before the live one) into a copy of the live
         tree by redoing only the paths that differ; False if that went wrong (the caller
         then falls back to walking the tree)."""
-        tmp, out = str(self.tmp), str(self.out)
         try:
-            for rel in sorted(live.delta):
-                target = os.path.join(tmp, rel)
-                self._retire(target)
-                if rel in live.files:
-                    self.make_folder(rel.rpartition("/")[0])
-                    os.link(os.path.join(out, rel), target)
-                else:
-                    _prune(self.tmp, rel.rpartition("/")[0])
+            _catch_up(self.tmp, self.out, live.files, live.delta, self._retire)
         except OSError:
             return False
         return True
@@ -600,7 +622,31 @@ class SiteWriter:
             changed.update(previous.files - produced)
             changed.update(produced - previous.files)
             trees = (previous, Tree(produced, folders, frozenset(changed)))
+            if len(changed) >= EAGER_CATCH_UP:
+                caught = self._catch_up_spare(previous, produced, changed)
+                if caught is not None:
+                    trees = (Tree(produced, caught, frozenset()),
+                             Tree(produced, folders, frozenset()))
         persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees), shared=True)
+
+    def _catch_up_spare(self, spare_tree: Tree, produced: frozenset[str],
+                        changed: set[str]) -> tuple[tuple[str, int, int], ...] | None:
+        """After a build that replaced much of the output, bring the spare (the tree it
+        replaced, `spare_tree`) up to date with the tree just committed now, rather than
+        at the start of the next build: the next edit then starts from an exact copy of the
+        live tree instead of redoing every file of the spare (0.05-0.1 ms a path here:
+        0.5-0.8 s at N = 2,000 after a change to site.yaml, about 5 s at N = 10,000). The spare's
+        folders once caught up (as the journal records them), or None if it was not (it
+        is not the tree remembered, or something failed: the next build then walks it)."""
+        spare = self.out.parent / f".{self.out.name}{_SPARE}"
+        if spare.is_symlink() or not (spare / MARKER).is_file() or \
+                not _matches(spare, spare_tree):
+            return None
+        try:
+            _catch_up(spare, self.out, produced, changed, self._retire)
+        except OSError:
+            return None
+        return _folder_stats(spare, _folders_of(produced))
 
     def abort(self) -> None:
         """Drop the temporary tree and the trash, before returning: the previous output is

@@ -477,3 +477,81 @@ def test_a_symbolic_link_in_the_live_tree_is_never_kept(tmp_path):
     written = out / "a/index.html"
     assert not written.is_symlink() and written.read_text() == "aaa"
     assert written.stat().st_ino != outside.stat().st_ino
+
+
+# --- a build that replaced much of the output brings the spare up to date itself -------
+
+def _inodes(folder, rels):
+    return {rel: (folder / rel).stat().st_ino for rel in rels}
+
+
+def test_a_large_change_brings_the_spare_up_to_date_at_its_commit(tmp_path, monkeypatch):
+    """From EAGER_CATCH_UP differing paths, the build that made them catches the spare up
+    after its commit, so the next build (an edit) finds an exact copy of the live tree and
+    moves nothing aside for it; below, the next build does it, as before."""
+    import os
+
+    import clinsite.writer as writer_mod
+    from clinsite.writer import read_journal
+
+    monkeypatch.setattr(writer_mod, "EAGER_CATCH_UP", 4)
+    retired: list[str] = []
+    real_retire = SiteWriter._retire
+
+    def retire(self, path):  # (the paths moved aside: those that were there)
+        if os.path.lexists(path):
+            retired.append(path)
+        real_retire(self, path)
+
+    monkeypatch.setattr(SiteWriter, "_retire", retire)
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    spare = tmp_path / ".site.clinsite-spare"
+    pages = [f"p{i}/index.html" for i in range(5)] + ["gone/index.html"]
+    _build(out, journal, {rel: "1" for rel in pages})
+    # Every page differs, one is gone and one is new: 7 paths, caught up at the commit.
+    now = [*pages[:5], "new/index.html"]
+    retired.clear()
+    _build(out, journal, {rel: "2" for rel in now})
+    assert sorted(retired) == sorted(str(spare / rel) for rel in pages)  # its old copies
+    assert _inodes(spare, now) == _inodes(out, now)  # the live tree's files, linked
+    assert _tree(spare) == _tree(out) and not (spare / "gone").exists()
+    saved = read_journal(journal, out)
+    assert saved.trees[-1].delta == frozenset() and saved.trees[0].files == set(now)
+    # The next build starts from that copy: nothing of the spare to redo.
+    retired.clear()
+    w = SiteWriter(out, journal=journal)
+    assert w.mirror == set(now) and retired == []
+    w.write(now[0], "3")
+    for rel in now[1:]:
+        w.written.add(rel)  # (reused: the new tree holds the live file)
+    w.sweep(set(now))
+    w.commit()
+    assert _tree(out) == {MARKER: MARKER_TEXT, now[0]: b"3"} | {rel: b"2" for rel in now[1:]}
+    # One differing path is below the threshold: the spare is left for the next build.
+    assert read_journal(journal, out).trees[-1].delta == {now[0]}
+    assert (spare / now[0]).read_text() == "2"
+
+
+def test_a_spare_changed_during_the_build_is_not_caught_up_but_walked(tmp_path, monkeypatch):
+    """The spare is caught up only if it is still exactly the tree the journal remembers:
+    a file added to the output while the build ran (the output becomes the spare at the
+    commit) is found by the next build's walk and swept, never published."""
+    import clinsite.writer as writer_mod
+    from clinsite.writer import read_journal
+
+    monkeypatch.setattr(writer_mod, "EAGER_CATCH_UP", 1)
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    pages = ["index.html", "a/index.html"]
+    _build(out, journal, {rel: "1" for rel in pages})
+    w = SiteWriter(out, journal=journal)
+    for rel in pages:
+        w.write(rel, "2")
+    (out / "a/stray.html").write_text("by hand, during the build")
+    w.sweep(set(pages))
+    w.commit()
+    saved = read_journal(journal, out)
+    assert saved.trees[-1].delta == set(pages)  # not caught up
+    assert (tmp_path / ".site.clinsite-spare/a/stray.html").is_file()
+    w = _build(out, journal, {"index.html": "3", "a/index.html": None})
+    assert w.mirror is None  # walked
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3", "a/index.html": b"2"}
