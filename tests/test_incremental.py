@@ -547,6 +547,25 @@ def test_the_indexed_digest_skips_what_pagefind_ignores():
     assert indexed_digest(broken.format("1")) != indexed_digest(broken.format("2"))
 
 
+def test_the_indexed_digest_keeps_of_the_head_what_pagefind_reads():
+    """Of the head, Pagefind reads the language, the title and its own attributes (a
+    `data-pagefind-meta` there, say): the digest follows those and nothing else."""
+    page = ('<!doctype html><html lang="{lang}"><head><title>{title}</title>'
+            '<meta name="description" content="{description}">{meta}</head>'
+            '<body><main data-pagefind-body><h1>T</h1><p>Body</p></main></body></html>')
+    values = {"lang": "en", "title": "T", "description": "one", "meta": ""}
+    base = indexed_digest(page.format(**values))
+    assert indexed_digest(page.format(**(values | {"description": "two"}))) == base
+    assert indexed_digest(page.format(**(values | {"title": "U"}))) != base
+    assert indexed_digest(page.format(**(values | {"lang": "fr"}))) != base
+    with_meta = values | {"meta": '<meta data-pagefind-meta="image:a.png">'}
+    assert indexed_digest(page.format(**with_meta)) != base
+    assert indexed_digest(page.format(**(with_meta | {"meta": with_meta["meta"].replace(
+        "a.png", "b.png")}))) != indexed_digest(page.format(**with_meta))
+    assert indexed_digest(page.format(**(with_meta | {"description": "two"}))) == \
+        indexed_digest(page.format(**with_meta))
+
+
 def test_a_reference_edit_reindexes_no_search_shard(make_site, monkeypatch, tmp_path: Path):
     from clinsite import search
 
