@@ -151,6 +151,29 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert [(r["scenario"], len(r["runs_s"])) for r in results] == [("edit-summary", 1)]
 
 
+def test_the_first_edit_after_a_config_change_is_timed_alone(tmp_path: Path) -> None:
+    """`edit-after-config`: per run, an untimed site.yaml build, the timed edit build and
+    the untimed build after reverting both; the corpus is left as it was generated."""
+    out, corpus = tmp_path / "results.json", tmp_path / "corpus"
+    done = subprocess.run(
+        [sys.executable, "-m", "clinsite.bench", "-n", "10", "-r", "30", "--runs", "2",
+         "--scenarios", "edit-after-config", "--json", str(out), "--keep", str(corpus)],
+        capture_output=True, text=True, cwd=REPO, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())["results"]
+    assert [(r["scenario"], len(r["runs_s"])) for r in results] == [("edit-after-config", 2)]
+    fresh = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "clinsite.bench", "-n", "10", "-r", "30",
+                    "--keep", str(fresh), "--generate-only"], check=True, cwd=REPO,
+                   capture_output=True, timeout=120)
+    sources = ["site.yaml", *(p.relative_to(fresh).as_posix()
+                              for p in (fresh / "content").rglob("*.md"))]
+    assert len(sources) > 10
+    for rel in sources:
+        assert (corpus / rel).read_bytes() == (fresh / rel).read_bytes(), rel
+
+
 def test_the_serve_scenario_times_rebuilds_in_one_server_process(tmp_path: Path) -> None:
     out, corpus = tmp_path / "results.json", tmp_path / "corpus"
     done = subprocess.run(

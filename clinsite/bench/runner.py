@@ -33,6 +33,8 @@ SCENARIOS: dict[str, str] = {
     "edit-template": "rebuild after editing templates/summary.html",
     "edit-page-template": "rebuild after editing templates/page.html",
     "edit-config": "rebuild after changing the title in site.yaml",
+    "edit-after-config": "rebuild after appending a sentence to one summary, right after "
+                         "the site.yaml rebuild (the first edit after a site-wide change)",
     "startup": "`clinsite --help` (CLI start-up)",
     "serve-edit-summary": "`clinsite serve`: the rebuild after appending a sentence to one "
                           "summary, in the server's process",
@@ -189,6 +191,17 @@ def run_once(name: str, lane: Lane, index: int) -> Sample:
     lane.ensure_warm()
     if name == "noop":
         return lane.build("no-op rebuild")
+    if name == "edit-after-config":
+        # The site.yaml edit and its build (untimed), then the timed edit on top of both.
+        rel, change = edit_for("edit-config", lane, index)
+        with edited(lane.root, rel, change):
+            lane.build("rebuild after editing site.yaml")
+            summary, append = edit_for("edit-summary", lane, index)
+            with edited(lane.root, summary, append):
+                sample = lane.build(f"{name} rebuild")
+        if lane.target.incremental:
+            lane.build(f"rebuild after reverting {name}")
+        return sample
     rel, change = edit_for(name, lane, index)
     with edited(lane.root, rel, change):
         sample = lane.build(f"{name} rebuild")
