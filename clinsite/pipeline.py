@@ -272,6 +272,7 @@ def _build(options: BuildOptions, progress: Callable[[str], None] | None) -> Bui
                 renderer.memo.save()
             if pending is not None:
                 pending.write(cache.tree_id(options.out_dir))
+            writer.finish()  # (last: stopped there, a build has saved all it must)
     finally:
         indexer.wait()  # (after a failure too: Pagefind must not write into a removed tree)
         if writer is not None and not result.written:

@@ -22,7 +22,7 @@ and the live tree are still exactly those trees (one `stat` a folder: adding,
 removing or renaming anything changes its folder's mtime) and brings the spare up
 to date from that list of differences alone, instead of walking it file by file.
 If anything does not match, it falls back to the walk. A build that changed many paths
-does that catch-up itself, right after its commit (`EAGER_CATCH_UP`).
+does that catch-up itself, once it is committed (`SiteWriter.finish`).
 """
 
 from __future__ import annotations
@@ -277,8 +277,8 @@ def _safe_paths(paths: list[str]) -> bool:
     return "//" not in parts and "/./" not in parts and "/../" not in parts
 
 
-# From how many differing paths a build brings the spare up to date itself, after its commit
-# (SiteWriter._catch_up_spare): below it, the next build does (it checks the spare's folders
+# From how many differing paths a build brings the spare up to date itself, once committed
+# (SiteWriter.finish): below it, the next build does (it checks the spare's folders
 # in any case; checking them twice would cost more than the catch-up saves).
 EAGER_CATCH_UP = 1000
 
@@ -366,6 +366,8 @@ class SiteWriter:
         # The live tree as the journal remembers it (None: unknown, or changed since).
         self._live: Tree | None = live
         self._produced: frozenset[str] | None = None  # what the build produced (sweep)
+        # The journal's two trees, committed, while the spare is to be caught up (`finish`)
+        self._behind: tuple[Tree, Tree] | None = None
         #: When not None, the new tree holds exactly these files, each the live tree's own.
         self.mirror: frozenset[str] | None = None
         #: After the commit, when known to be every folder of the output: each folder's
@@ -431,7 +433,7 @@ class SiteWriter:
             try:
                 os.rename(path, os.path.join(trash, f"{os.getpid()}-{next(self._retired)}"))
                 return
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):  # (a file where a folder was)
                 if not os.path.lexists(path):
                     return  # nothing to move
         # No trash (it could not be made, or another build's `recover` deleted it): delete
@@ -550,7 +552,9 @@ class SiteWriter:
         gone = []
         for rel in files:
             if rel not in keep:
-                with contextlib.suppress(FileNotFoundError):
+                # (Gone already; or a folder, or under a file, that this build made there)
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError,
+                                         IsADirectoryError):
                     os.unlink(os.path.join(self.tmp, rel))
                     removed += 1
                     gone.append(rel)
@@ -623,30 +627,39 @@ class SiteWriter:
             changed.update(produced - previous.files)
             trees = (previous, Tree(produced, folders, frozenset(changed)))
             if len(changed) >= EAGER_CATCH_UP:
-                caught = self._catch_up_spare(previous, produced, changed)
-                if caught is not None:
-                    trees = (Tree(produced, caught, frozenset()),
-                             Tree(produced, folders, frozenset()))
+                self._behind = trees
         persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees), shared=True)
 
-    def _catch_up_spare(self, spare_tree: Tree, produced: frozenset[str],
-                        changed: set[str]) -> tuple[tuple[str, int, int], ...] | None:
-        """After a build that replaced much of the output, bring the spare (the tree it
-        replaced, `spare_tree`) up to date with the tree just committed now, rather than
-        at the start of the next build: the next edit then starts from an exact copy of the
-        live tree instead of redoing every file of the spare (0.05-0.1 ms a path here:
-        0.5-0.8 s at N = 2,000 after a change to site.yaml, about 5 s at N = 10,000). The spare's
-        folders once caught up (as the journal records them), or None if it was not (it
-        is not the tree remembered, or something failed: the next build then walks it)."""
+    def finish(self) -> None:
+        """After a committed build that replaced much of the output (`EAGER_CATCH_UP`
+        paths or more), bring the spare (the tree it replaced) up to date with the live
+        tree now, rather than at the start of the next build: the next edit then starts
+        from an exact copy of the live tree instead of redoing every path of the spare
+        (0.05-0.1 ms a path here: 0.5-0.8 s at N = 2,000 after a change to site.yaml,
+        about 5 s at N = 10,000). The caller calls it last, once the build's own caches
+        are saved: a build stopped meanwhile leaves the journal written at the commit,
+        whose record of the spare no longer matches it, so the next build walks it. The
+        spare is caught up only if it is still the tree the journal remembers."""
+        behind, self._behind = self._behind, None
+        if behind is None or self._journal_path is None:
+            return
+        spare_tree, live = behind
         spare = self.out.parent / f".{self.out.name}{_SPARE}"
         if spare.is_symlink() or not (spare / MARKER).is_file() or \
-                not _matches(spare, spare_tree):
-            return None
+                not _matches(spare, spare_tree) or not _matches(self.out, live):
+            return
         try:
-            _catch_up(spare, self.out, produced, changed, self._retire)
+            _catch_up(spare, self.out, live.files, live.delta, self._retire)
+            caught = _folder_stats(spare, _folders_of(live.files))
+            if caught is not None:
+                trees = (Tree(live.files, caught, frozenset()),
+                         Tree(live.files, live.folders, frozenset()))
+                persist.dump(self._journal_path, Journal(str(self.out.resolve()), trees),
+                             shared=True)
         except OSError:
-            return None
-        return _folder_stats(spare, _folders_of(produced))
+            pass  # (the journal's record of the spare no longer matches it: it is walked)
+        finally:
+            self._empty_trash()
 
     def abort(self) -> None:
         """Drop the temporary tree and the trash, before returning: the previous output is

@@ -154,6 +154,42 @@ def test_incremental_equals_clean_when_every_build_catches_the_spare_up(
     assert caught == 8  # (without the eager catch-up: 0 for these seeds)
 
 
+def test_a_build_stopped_while_catching_the_spare_up_has_saved_its_cache(
+        make_site, monkeypatch):
+    """The spare is caught up last, once the manifest is saved: a build stopped then
+    (Ctrl-C) is published and leaves the next edit as incremental as ever."""
+    from clinsite import parallel
+    from clinsite import writer as writer_mod
+
+    monkeypatch.setattr(writer_mod, "EAGER_CATCH_UP", 1)
+    root = make_site({f"content/summaries/q{i}.md": page(i) for i in range(5)}
+                     | {"references/refs.bib": MORE_BIB})
+    for _ in range(2):
+        assert build(BuildOptions(root=root, jobs=1)).ok
+    config = root / "site.yaml"
+    config.write_text(config.read_text().replace("Test Summaries", "Test Summaries!"))
+    catch_up = writer_mod._catch_up
+
+    def stopped(top, *args):
+        if top.name.endswith(".clinsite-spare"):
+            raise KeyboardInterrupt
+        return catch_up(top, *args)
+
+    monkeypatch.setattr(writer_mod, "_catch_up", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        build(BuildOptions(root=root, jobs=1))
+    monkeypatch.setattr(writer_mod, "_catch_up", catch_up)
+    assert "Test Summaries!" in (root / "site/index.html").read_text()  # published
+    rendered: list[int] = []
+    run = parallel.run
+    monkeypatch.setattr(parallel, "run", lambda shared, docs, *args: (
+        rendered.append(len(docs)), run(shared, docs, *args))[1])
+    source = root / "content/summaries/q1.md"
+    source.write_text(source.read_text() + "\nOne more sentence [@smith2018].\n")
+    assert build(BuildOptions(root=root, jobs=1)).ok
+    assert rendered == [1]  # the edited page only
+
+
 @pytest.mark.parametrize("seed", range(1, 4))
 def test_incremental_equals_clean_after_random_template_edits(make_site, tmp_path: Path,
                                                               seed: int):

@@ -252,6 +252,7 @@ def _build(out, journal, files, *, remember=True, fresh=()):
             w.written.add(rel)
     w.sweep(set(files))
     w.commit(fresh)
+    w.finish()
     return w
 
 
@@ -485,9 +486,9 @@ def _inodes(folder, rels):
     return {rel: (folder / rel).stat().st_ino for rel in rels}
 
 
-def test_a_large_change_brings_the_spare_up_to_date_at_its_commit(tmp_path, monkeypatch):
+def test_a_large_change_brings_the_spare_up_to_date_once_committed(tmp_path, monkeypatch):
     """From EAGER_CATCH_UP differing paths, the build that made them catches the spare up
-    after its commit, so the next build (an edit) finds an exact copy of the live tree and
+    once committed (`finish`), so the next build (an edit) finds an exact copy of the live tree and
     moves nothing aside for it; below, the next build does it, as before."""
     import os
 
@@ -508,7 +509,7 @@ def test_a_large_change_brings_the_spare_up_to_date_at_its_commit(tmp_path, monk
     spare = tmp_path / ".site.clinsite-spare"
     pages = [f"p{i}/index.html" for i in range(5)] + ["gone/index.html"]
     _build(out, journal, {rel: "1" for rel in pages})
-    # Every page differs, one is gone and one is new: 7 paths, caught up at the commit.
+    # Every page differs, one is gone and one is new: 7 paths, caught up by `finish`.
     now = [*pages[:5], "new/index.html"]
     retired.clear()
     _build(out, journal, {rel: "2" for rel in now})
@@ -526,6 +527,7 @@ def test_a_large_change_brings_the_spare_up_to_date_at_its_commit(tmp_path, monk
         w.written.add(rel)  # (reused: the new tree holds the live file)
     w.sweep(set(now))
     w.commit()
+    w.finish()
     assert _tree(out) == {MARKER: MARKER_TEXT, now[0]: b"3"} | {rel: b"2" for rel in now[1:]}
     # One differing path is below the threshold: the spare is left for the next build.
     assert read_journal(journal, out).trees[-1].delta == {now[0]}
@@ -549,9 +551,29 @@ def test_a_spare_changed_during_the_build_is_not_caught_up_but_walked(tmp_path, 
     (out / "a/stray.html").write_text("by hand, during the build")
     w.sweep(set(pages))
     w.commit()
+    w.finish()
     saved = read_journal(journal, out)
     assert saved.trees[-1].delta == set(pages)  # not caught up
     assert (tmp_path / ".site.clinsite-spare/a/stray.html").is_file()
     w = _build(out, journal, {"index.html": "3", "a/index.html": None})
     assert w.mirror is None  # walked
     assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3", "a/index.html": b"2"}
+
+
+def test_a_folder_that_became_a_file_is_swept_and_caught_up(tmp_path, monkeypatch):
+    """A path that was a folder and is now a file (or the reverse): the sweep and the
+    catch-up find nothing under what is now a file, instead of failing."""
+    import clinsite.writer as writer_mod
+    from clinsite.writer import read_journal
+
+    monkeypatch.setattr(writer_mod, "EAGER_CATCH_UP", 1)
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    _build(out, journal, {"index.html": "1", "a/b/index.html": "1"})
+    _build(out, journal, {"index.html": "2", "a/b/index.html": "2"})
+    _build(out, journal, {"index.html": "3", "a/b": "3"})  # the folder a/b, now a file
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3", "a/b": b"3"}
+    assert read_journal(journal, out).trees[-1].delta == frozenset()  # caught up
+    assert _tree(tmp_path / ".site.clinsite-spare") == _tree(out)
+    w = _build(out, journal, {"index.html": "4", "a/b/c.html": "4"})  # and back
+    assert w.mirror is not None
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"4", "a/b/c.html": b"4"}
