@@ -52,9 +52,11 @@ SOURCE_FOLDERS = ("content", "references", "templates")
 # The files every page depends on besides the environment (`site_digest`): a change to one
 # rebuilds all pages. Paths relative to the root.
 SETTINGS_INPUTS = ("site.yaml", "content/board.yaml")
-# What a change may rebuild many pages after (`site_wide`): the settings and the templates
-# (a folder), whose pages are those whose records name the changed template.
-SITE_WIDE_INPUTS = (*SETTINGS_INPUTS, "templates")
+# An edit of a template that at most this many pages used is "small" (`site_wide`): `serve`
+# builds it in its own process, without workers. Rendering that many pages one after the
+# other costs about what starting another process, loading the caches there and forking
+# workers does (≈ 1 s at N = 2,000).
+FEW_PAGES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,12 +501,31 @@ def site_digest(root: Path, options: BuildOptions, content: Content, today: obje
                         stamp.environment())
 
 
-def site_wide(changed: Iterable[str]) -> bool:
-    """Whether one of these paths (relative to the root) is a site-wide input: settings,
-    which rebuild every page, or a template, which may (`serve` builds after such a change
-    in a process of its own, with workers)."""
-    return any(path == rel or path.startswith(rel + "/")
-               for path in changed for rel in SITE_WIDE_INPUTS)
+def site_wide(changed: Iterable[str], cache_folder: Path) -> bool:
+    """Whether a build after these changes (paths relative to the root) may render many
+    pages: after an edit of the settings, which every page depends on, or of a template
+    that more than FEW_PAGES pages used in the build `cache_folder` remembers (any template,
+    when it remembers none). `serve` builds such a change in a process of its own, with
+    workers. An asset (under templates/assets/) is on no page: its edit renders none."""
+    paths = list(changed)
+    if any(path in SETTINGS_INPUTS or path == "templates" for path in paths):
+        return True
+    names = {path[len("templates/"):] for path in paths
+             if path.startswith("templates/") and not path.startswith("templates/assets/")}
+    if not names:
+        return False
+    manifest = cache.load(cache_folder)
+    if not manifest.pages:
+        return True
+    using: dict[tuple[str, ...], bool] = {}  # (the records share a few tuples of names)
+    pages = 0
+    for entry in manifest.pages.values():
+        used = entry.record.templates
+        if used not in using:  # a name, or a folder of templates (a folder deleted)
+            using[used] = any(name == edited or name.startswith(edited + "/")
+                              for name in used for edited in names)
+        pages += using[used]
+    return pages > FEW_PAGES
 
 
 _CANDIDATE_KEY = re.compile(r"@([A-Za-z0-9_][A-Za-z0-9_:.#$%&+?<>~/-]*)")

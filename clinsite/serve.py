@@ -178,15 +178,18 @@ class DevServer:
         if previous.site is None and (out / MARKER).is_file() and made_with.is_file() and \
                 made_with.read_text("utf-8") == settings:
             previous = BuildStatus(previous.tag, out)  # an earlier run's, with these settings
-        # Worker processes for the first build of `run` (before the server starts any
-        # thread) and after a change to the settings, which every page depends on, or to a
-        # template, which many may (in a process of its own: see `full_build`; incremental
-        # too); other builds are incremental, mostly small, and run here.
-        jobs = None if threading.active_count() == 1 or site_wide(changed) else 1
-        options = BuildOptions(root=self.root, out=out, drafts=self.drafts, base_url=self.url,
-                               jobs=jobs, cache_dir=self._home / "cache", stamped=False)
         try:
             with persist.keeping(self._kept):
+                # Worker processes for the first build of `run` (before the server starts
+                # any thread) and after a change to the settings, which every page depends
+                # on, or to a template that many pages used (in a process of its own: see
+                # `full_build`; incremental too); other builds are incremental, mostly
+                # small, and run here. (Inside `keeping`: the manifest it reads is kept.)
+                jobs = None if threading.active_count() == 1 or \
+                    site_wide(changed, self._home / "cache") else 1
+                options = BuildOptions(root=self.root, out=out, drafts=self.drafts,
+                                       base_url=self.url, jobs=jobs,
+                                       cache_dir=self._home / "cache", stamped=False)
                 result = self.builder(options)
         except Exception as exc:  # a bug in a builder must not take the server down
             note = f"clinsite failed while building ({type(exc).__name__}: {exc}); please report it"

@@ -359,7 +359,10 @@ def test_only_a_build_while_the_server_has_no_thread_may_use_worker_processes(
 
 def test_a_site_wide_change_is_built_in_a_process_of_its_own(
         make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
-    from clinsite import serve
+    """A change to the settings, or to a template more than FEW_PAGES pages used, is built
+    in a spawned process with workers; an edit, an asset or a template few pages used is
+    built here, without workers."""
+    from clinsite import pipeline, serve
 
     here: list[int | None] = []
     monkeypatch.setattr(serve, "pipeline_build", recording(here))  # (not in a spawned one)
@@ -368,20 +371,53 @@ def test_a_site_wide_change_is_built_in_a_process_of_its_own(
     busy = threading.Event()
     other = threading.Thread(target=busy.wait, daemon=True)  # as the watcher's threads are
     other.start()
+    preview = root / ".clinsite-cache/serve/site"
     try:
         assert not server.rebuild(["content/summaries/q.md"]).failed
         assert here == [1]  # incremental, in the server's process
-        (root / "templates").mkdir(exist_ok=True)
+        (root / "templates/assets").mkdir(parents=True, exist_ok=True)
+        (root / "templates/assets/extra.css").write_text("p { color: teal }", "utf-8")
+        assert not server.rebuild(["templates/assets/extra.css"]).failed
+        assert here == [1, 1] and (preview / "assets/extra.css").is_file()
         theme = (REPO / "clinsite/theme/templates/summary.html").read_text("utf-8")
         (root / "templates/summary.html").write_text(theme.replace(
             "{% block main %}", "{% block main %}<p>From a template.</p>", 1), "utf-8")
-        status = server.rebuild(["templates/summary.html"])
-        assert not status.failed and here == [1]  # not built here
+        assert not server.rebuild(["templates/summary.html"]).failed
+        assert here == [1, 1, 1]  # one page used it: built here
         assert "<p>From a template.</p>" in \
-            (root / ".clinsite-cache/serve/site/summaries/q/index.html").read_text("utf-8")
+            (preview / "summaries/q/index.html").read_text("utf-8")
+        monkeypatch.setattr(pipeline, "FEW_PAGES", 0)
+        (root / "templates/summary.html").write_text(theme.replace(
+            "{% block main %}", "{% block main %}<p>Again.</p>", 1), "utf-8")
+        assert not server.rebuild(["templates/summary.html"]).failed
+        assert here == [1, 1, 1]  # more than FEW_PAGES: not built here
+        assert "<p>Again.</p>" in (preview / "summaries/q/index.html").read_text("utf-8")
+        config = root / "site.yaml"
+        config.write_text(config.read_text("utf-8") + "\n", "utf-8")
+        assert not server.rebuild(["site.yaml"]).failed
+        assert here == [1, 1, 1]  # the settings: not built here
     finally:
         busy.set()
         server.stop()
+
+
+def test_which_changes_are_site_wide(make_site: Callable[..., Path],
+                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from clinsite import pipeline
+    from clinsite.pipeline import site_wide
+
+    root = make_site()
+    assert build(BuildOptions(root=root)).ok
+    folder = root / ".clinsite-cache"
+    assert site_wide(["site.yaml"], folder) and site_wide(["content/board.yaml"], folder)
+    assert site_wide(["templates"], folder)  # (the folder itself: gone, say)
+    assert not site_wide(["content/summaries/q.md", "templates/assets/site.css"], folder)
+    for few, wide in ((100, False), (0, True)):  # the one summary used these
+        monkeypatch.setattr(pipeline, "FEW_PAGES", few)
+        assert site_wide(["templates/summary.html"], folder) is wide
+        assert site_wide(["templates/base.html"], folder) is wide
+    assert not site_wide(["templates/unused.html"], folder)  # used by no page
+    assert site_wide(["templates/unused.html"], tmp_path / "no-cache")  # nothing known
 
 
 def test_a_change_during_the_first_build_is_caught_up(make_site: Callable[..., Path]):
