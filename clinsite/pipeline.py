@@ -506,12 +506,12 @@ def site_wide(changed: Iterable[str], cache_folder: Path) -> bool:
     pages: after an edit of the settings, which every page depends on, or of a template
     that more than FEW_PAGES pages used in the build `cache_folder` remembers (any template,
     when it remembers none). `serve` builds such a change in a process of its own, with
-    workers. An asset (under templates/assets/) is on no page: its edit renders none."""
+    workers. An asset (under templates/assets/) counts the pages that included it as a
+    template, usually none."""
     paths = list(changed)
     if any(path in SETTINGS_INPUTS or path == "templates" for path in paths):
         return True
-    names = {path[len("templates/"):] for path in paths
-             if path.startswith("templates/") and not path.startswith("templates/assets/")}
+    names = {path[len("templates/"):] for path in paths if path.startswith("templates/")}
     if not names:
         return False
     manifest = cache.load(cache_folder)

@@ -95,6 +95,9 @@ class DevServer:
         self._kept: persist.Kept = {}
         self._closed = False  # stopped (or failed to bind): it builds nothing more
         self._number = 0
+        # The source paths changed since the last build that succeeded: a build after a
+        # failed one renders what changed since the success (`_rebuild`'s `site_wide`)
+        self._unbuilt: set[str] = set()
         self._httpd: DevHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._serving = False
@@ -178,6 +181,7 @@ class DevServer:
         if previous.site is None and (out / MARKER).is_file() and made_with.is_file() and \
                 made_with.read_text("utf-8") == settings:
             previous = BuildStatus(previous.tag, out)  # an earlier run's, with these settings
+        unbuilt = self._unbuilt | set(changed)
         try:
             with persist.keeping(self._kept):
                 # Worker processes for the first build of `run` (before the server starts
@@ -186,7 +190,7 @@ class DevServer:
                 # `full_build`; incremental too); other builds are incremental, mostly
                 # small, and run here. (Inside `keeping`: the manifest it reads is kept.)
                 jobs = None if threading.active_count() == 1 or \
-                    site_wide(changed, self._home / "cache") else 1
+                    site_wide(unbuilt, self._home / "cache") else 1
                 options = BuildOptions(root=self.root, out=out, drafts=self.drafts,
                                        base_url=self.url, jobs=jobs,
                                        cache_dir=self._home / "cache", stamped=False)
@@ -197,6 +201,7 @@ class DevServer:
             return self._publish(BuildStatus(self._tag(), previous.site, (), note))
         write_diagnostics(result.report.sorted(), self.stream)
         r = result.report
+        self._unbuilt = set() if result.ok and result.written else unbuilt
         if result.ok and result.written:
             self._say(f"Built {plural(result.pages, 'page')} in {result.seconds:.2f} s: "
                       f"{tally(r.errors, r.warnings)}.")

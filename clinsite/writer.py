@@ -472,11 +472,17 @@ class SiteWriter:
         """Make sure folder `rel` ('' for the top) exists in the new tree (a recycled
         tree holds no symbolic links: `_real_tree` removed them)."""
         if rel not in self._made:
-            path = os.path.join(self.tmp, rel)
-            if self.recycled and rel and os.path.isfile(path):
-                self._retire(path)  # a file where this build wants a folder
-            os.makedirs(path, exist_ok=True)
+            parts = rel.split("/") if rel else []
+            folders = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+            if self.recycled:  # a file of the recycled tree where this build wants a folder
+                for folder in folders:
+                    path = os.path.join(self.tmp, folder)
+                    if folder not in self._made and os.path.isfile(path):
+                        self._retire(path)
+                        break
+            os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
             self._made.add(rel)
+            self._made.update(folders)
 
     def write(self, rel: str, data: str | bytes) -> bool:
         """Write one file (a path is written at most once per build); False if the live

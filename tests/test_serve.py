@@ -418,6 +418,53 @@ def test_which_changes_are_site_wide(make_site: Callable[..., Path],
         assert site_wide(["templates/base.html"], folder) is wide
     assert not site_wide(["templates/unused.html"], folder)  # used by no page
     assert site_wide(["templates/unused.html"], tmp_path / "no-cache")  # nothing known
+    # An asset a template includes is a template of the pages that included it.
+    theme = (REPO / "clinsite/theme/templates/base.html").read_text("utf-8")
+    (root / "templates/assets").mkdir(parents=True, exist_ok=True)
+    (root / "templates/assets/icon.svg").write_text("<svg></svg>", "utf-8")
+    (root / "templates/base.html").write_text(theme.replace(
+        "</main>", '{% include "assets/icon.svg" %}</main>', 1), "utf-8")
+    assert build(BuildOptions(root=root)).ok
+    assert site_wide(["templates/assets/icon.svg"], folder)  # (FEW_PAGES is 0 here)
+    assert not site_wide(["templates/assets/site.css"], folder)
+
+
+def test_a_build_after_a_failed_one_counts_what_changed_since_the_last_success(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    """A failed build leaves the cache as the last success left it, so the next build
+    renders what changed since then: `base.html` made to include a template that does not
+    exist yet (the build fails), then that template created, is one change to base.html."""
+    from clinsite import pipeline, serve
+
+    here: list[int | None] = []
+    monkeypatch.setattr(serve, "pipeline_build", recording(here))
+    monkeypatch.setattr(pipeline, "FEW_PAGES", 0)
+    root = make_site()
+    server = DevServer(root, 8765, stream=io.StringIO())
+    busy = threading.Event()
+    other = threading.Thread(target=busy.wait, daemon=True)
+    other.start()
+    try:
+        assert not server.rebuild(["content/summaries/q.md"]).failed
+        assert here == [1]
+        theme = (REPO / "clinsite/theme/templates/base.html").read_text("utf-8")
+        (root / "templates/parts").mkdir(parents=True)
+        (root / "templates/base.html").write_text(theme.replace(
+            "</main>", '{% include "parts/note.html" %}</main>', 1), "utf-8")
+        assert server.rebuild(["templates/base.html"]).failed  # (no such template yet)
+        (root / "templates/parts/note.html").write_text("<p>A note.</p>", "utf-8")
+        assert not server.rebuild(["templates/parts/note.html"]).failed
+        assert here == [1]  # base.html, which the page used, changed since the last success
+        assert "<p>A note.</p>" in \
+            (root / ".clinsite-cache/serve/site/summaries/q/index.html").read_text("utf-8")
+        (root / "templates/parts/note.html").write_text("<p>Another.</p>", "utf-8")
+        assert not server.rebuild(["templates/parts/note.html"]).failed
+        assert here == [1]  # the page used parts/note.html: more than FEW_PAGES (0)
+        assert not server.rebuild(["content/summaries/q.md"]).failed
+        assert here == [1, 1]  # the failure is behind: a page edit is built here again
+    finally:
+        busy.set()
+        server.stop()
 
 
 def test_a_change_during_the_first_build_is_caught_up(make_site: Callable[..., Path]):

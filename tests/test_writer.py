@@ -577,3 +577,16 @@ def test_a_folder_that_became_a_file_is_swept_and_caught_up(tmp_path, monkeypatc
     w = _build(out, journal, {"index.html": "4", "a/b/c.html": "4"})  # and back
     assert w.mirror is not None
     assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"4", "a/b/c.html": b"4"}
+
+
+def test_a_file_above_a_folder_the_build_wants_is_moved_aside(tmp_path):
+    """The recycled tree holds a file `a` where this build writes `a/b/c.html` (an asset
+    that became a folder of assets, say): the file is moved aside, not a crash."""
+    out, journal = tmp_path / "site", tmp_path / "cache/trees.pickle"
+    _build(out, journal, {"index.html": "1", "a": "1"})
+    _build(out, journal, {"index.html": "2", "a": "2"})
+    _build(out, journal, {"index.html": "3", "a/b/c.html": "3"})
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"3", "a/b/c.html": b"3"}
+    _build(out, journal, {"index.html": "4", "a/b/c.html": "4", "a/d/e.html": "4"})
+    assert _tree(out) == {MARKER: MARKER_TEXT, "index.html": b"4", "a/b/c.html": b"4",
+                          "a/d/e.html": b"4"}
