@@ -196,6 +196,7 @@ class DevServer:
                                        cache_dir=self._home / "cache", stamped=False)
                 result = self.builder(options)
         except Exception as exc:  # a bug in a builder must not take the server down
+            self._unbuilt = unbuilt
             note = f"clinsite failed while building ({type(exc).__name__}: {exc}); please report it"
             self._say(note)
             return self._publish(BuildStatus(self._tag(), previous.site, (), note))

@@ -467,6 +467,37 @@ def test_a_build_after_a_failed_one_counts_what_changed_since_the_last_success(
         server.stop()
 
 
+def test_a_change_whose_build_raised_is_counted_by_the_next(
+        make_site: Callable[..., Path], monkeypatch: pytest.MonkeyPatch):
+    from clinsite import pipeline
+
+    monkeypatch.setattr(pipeline, "FEW_PAGES", 0)
+    seen: list[bool] = []
+    wide = pipeline.site_wide
+
+    def raising(options: BuildOptions) -> BuildResult:
+        if len(seen) == 3:  # (the third rebuild's)
+            raise RuntimeError("a bug")
+        return build(options)
+
+    def noting(changed, folder):
+        seen.append(wide(changed, folder))
+        return seen[-1]
+
+    monkeypatch.setattr("clinsite.serve.site_wide", noting)
+    monkeypatch.setattr(threading, "active_count", lambda: 3)
+    root = make_site()
+    server = DevServer(root, 8765, builder=raising, stream=io.StringIO())
+    try:
+        server.rebuild(["content/summaries/q.md"])
+        server.rebuild(["content/summaries/q.md"])
+        assert server.rebuild(["templates/summary.html"]).failed  # the builder raised
+        server.rebuild(["content/summaries/q.md"])
+    finally:
+        server.stop()
+    assert seen == [False, False, True, True]  # summary.html still counted after the error
+
+
 def test_a_change_during_the_first_build_is_caught_up(make_site: Callable[..., Path]):
     root = make_site()
     source = root / "content/summaries/q.md"
