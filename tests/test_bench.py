@@ -151,16 +151,23 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert [(r["scenario"], len(r["runs_s"])) for r in results] == [("edit-summary", 1)]
 
 
+def _two_runs(scenario: str, out: Path, corpus: Path, *, timeout: int
+              ) -> subprocess.CompletedProcess[str]:
+    """Two runs of `scenario` on a 10-summary corpus kept in `corpus`, results in `out`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "clinsite.bench", "-n", "10", "-r", "30", "--runs", "2",
+         "--scenarios", scenario, "--json", str(out), "--keep", str(corpus)],
+        capture_output=True, text=True, cwd=REPO, timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_the_first_edit_after_a_config_change_is_timed_alone(tmp_path: Path) -> None:
     """`edit-after-config`: per run, an untimed site.yaml build, the timed edit build and
     the untimed build after reverting both; the corpus is left as it was generated."""
     out, corpus = tmp_path / "results.json", tmp_path / "corpus"
-    done = subprocess.run(
-        [sys.executable, "-m", "clinsite.bench", "-n", "10", "-r", "30", "--runs", "2",
-         "--scenarios", "edit-after-config", "--json", str(out), "--keep", str(corpus)],
-        capture_output=True, text=True, cwd=REPO, timeout=240,
-    )
-    assert done.returncode == 0, done.stderr
+    _two_runs("edit-after-config", out, corpus, timeout=240)
     results = json.loads(out.read_text())["results"]
     assert [(r["scenario"], len(r["runs_s"])) for r in results] == [("edit-after-config", 2)]
     fresh = tmp_path / "fresh"
@@ -176,12 +183,7 @@ def test_the_first_edit_after_a_config_change_is_timed_alone(tmp_path: Path) -> 
 
 def test_the_serve_scenario_times_rebuilds_in_one_server_process(tmp_path: Path) -> None:
     out, corpus = tmp_path / "results.json", tmp_path / "corpus"
-    done = subprocess.run(
-        [sys.executable, "-m", "clinsite.bench", "-n", "10", "-r", "30", "--runs", "2",
-         "--scenarios", "serve-edit-summary", "--json", str(out), "--keep", str(corpus)],
-        capture_output=True, text=True, cwd=REPO, timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _two_runs("serve-edit-summary", out, corpus, timeout=180)
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows[2:]] == ["| serve-edit-summary"]
     results = json.loads(out.read_text())["results"]
